@@ -1,0 +1,191 @@
+//! `sentio analyze FILE`: the plugin's analysis chain over a file, printed as a timeline.
+
+use std::io::Write;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use super::decode::decode;
+use super::{AnalyzeArgs, Format};
+use crate::output::osc::{build_bundle, normalize_prefix, OscSender};
+use crate::pipeline::Pipeline;
+use crate::state::{Outputs, SharedState, Status};
+
+#[derive(Serialize)]
+struct Row {
+    t: f64,
+    voice: f32,
+    level_db: f32,
+    pitch_hz: f32,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    file: String,
+    sample_rate: u32,
+    channels: usize,
+    duration_s: f64,
+    interval_ms: u32,
+    timeline: &'a [Row],
+    status: &'a Status,
+}
+
+fn parse_target(target: &str) -> Result<(String, u16)> {
+    let (host, port) = target
+        .rsplit_once(':')
+        .with_context(|| format!("--osc expects HOST:PORT, got {target:?}"))?;
+    let port: u16 = port
+        .parse()
+        .with_context(|| format!("--osc: invalid port {port:?}"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Ok((host.to_string(), port))
+}
+
+pub fn run(args: &AnalyzeArgs) -> Result<()> {
+    let audio = decode(&args.file)?;
+    let prefix = normalize_prefix(&args.osc_prefix).map_err(anyhow::Error::msg)?;
+    let mut osc = match &args.osc {
+        Some(target) => {
+            let (host, port) = parse_target(target)?;
+            let mut sender = OscSender::default();
+            sender.connect(&host, port).map_err(anyhow::Error::msg)?;
+            Some(sender)
+        }
+        None => None,
+    };
+
+    let shared = Arc::new(SharedState::new());
+    let mut pipeline = Pipeline::new(audio.sample_rate as f32, shared.clone())?;
+    let step = ((audio.sample_rate as u64 * args.interval_ms as u64) / 1000).max(1) as usize;
+    let mut stdout = std::io::stdout().lock();
+    let mut rows = Vec::new();
+    let mut warned = false;
+
+    if args.format == Format::Table {
+        writeln!(
+            stdout,
+            "{} — {:.1} s, {} Hz, {} channel(s)",
+            args.file.display(),
+            audio.duration_s(),
+            audio.sample_rate,
+            audio.channels.len()
+        )?;
+        writeln!(
+            stdout,
+            "{:>8}  {:<22} {:>10}  {:>8}",
+            "time", "voice", "level dBFS", "pitch Hz"
+        )?;
+    } else if args.format == Format::Csv {
+        writeln!(stdout, "t,voice,level_db,pitch_hz")?;
+    }
+
+    let started = Instant::now();
+    let mut start = 0;
+    while start < audio.frames() {
+        let end = (start + step).min(audio.frames());
+        let block: Vec<&[f32]> = audio.channels.iter().map(|c| &c[start..end]).collect();
+        pipeline.feed(&block);
+        let out = pipeline.sync()?;
+        let t = end as f64 / audio.sample_rate as f64;
+        if args.realtime {
+            let due = Duration::from_secs_f64(t);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+        if let Some(sender) = osc.as_mut() {
+            match sender.send(&build_bundle(&prefix, &out, &shared.status())) {
+                Ok(()) => {
+                    shared.osc_sent.fetch_add(1, Relaxed);
+                }
+                Err(e) => {
+                    shared.osc_errors.fetch_add(1, Relaxed);
+                    shared.set_osc_state(e.clone());
+                    if !warned {
+                        eprintln!("warning: {e} (analysis continues)");
+                        warned = true;
+                    }
+                }
+            }
+        }
+        print_row(&mut stdout, args.format, t, &out)?;
+        rows.push(Row {
+            t,
+            voice: out.voice,
+            level_db: out.level_db,
+            pitch_hz: out.pitch_hz,
+        });
+        start = end;
+    }
+
+    if osc.is_some() && shared.osc_errors.load(Relaxed) == 0 {
+        shared.set_osc_state(format!(
+            "sent to {}",
+            args.osc.as_deref().unwrap_or_default()
+        ));
+    }
+    let status = shared.status();
+    match args.format {
+        Format::Table => writeln!(stdout, "status: {status}")?,
+        Format::Csv => eprintln!("status: {status}"),
+        Format::Json => {
+            let report = Report {
+                file: args.file.display().to_string(),
+                sample_rate: audio.sample_rate,
+                channels: audio.channels.len(),
+                duration_s: audio.duration_s(),
+                interval_ms: args.interval_ms,
+                timeline: &rows,
+                status: &status,
+            };
+            serde_json::to_writer(&mut stdout, &report)?;
+            writeln!(stdout)?;
+        }
+    }
+    Ok(())
+}
+
+fn print_row(w: &mut impl Write, format: Format, t: f64, o: &Outputs) -> Result<()> {
+    match format {
+        Format::Table => {
+            let bar = "█".repeat((o.voice.clamp(0.0, 1.0) * 16.0).round() as usize);
+            let pitch = if o.pitch_hz > 0.0 {
+                format!("{:.0}", o.pitch_hz)
+            } else {
+                "—".into()
+            };
+            writeln!(
+                w,
+                "{t:>7.2}s  {:.2} {bar:<17} {:>10.1}  {pitch:>8}",
+                o.voice, o.level_db
+            )?;
+            w.flush()?;
+        }
+        Format::Csv => writeln!(
+            w,
+            "{t:.3},{:.4},{:.2},{:.1}",
+            o.voice, o.level_db, o.pitch_hz
+        )?,
+        Format::Json => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn osc_targets_parse() {
+        assert_eq!(
+            parse_target("127.0.0.1:9000").unwrap(),
+            ("127.0.0.1".into(), 9000)
+        );
+        assert_eq!(parse_target("[::1]:9001").unwrap(), ("::1".into(), 9001));
+        assert!(parse_target("localhost").is_err());
+        assert!(parse_target("host:99999").is_err());
+    }
+}

@@ -1,0 +1,218 @@
+//! Sentio: real-time speech emotion recognition as an audio plugin.
+//!
+//! Audio passes through untouched. A mono copy is analysed on the audio thread into feature
+//! frames (`dsp`), handed to a worker thread (`worker`, `analysis`) through a bounded lock-free
+//! queue, and the results leave as OSC (`output::osc`) and MIDI CC (`output::midi`).
+
+pub mod analysis;
+pub mod cli;
+pub mod dsp;
+pub mod output;
+pub mod params;
+pub mod pipeline;
+pub mod state;
+pub mod worker;
+
+use std::sync::Arc;
+
+use crossbeam_channel::Sender;
+use nice_plug::prelude::*;
+
+use dsp::{Capture, FeatureFrame};
+use output::midi::CcSender;
+use output::osc::OscThread;
+use params::SentioParams;
+use state::SharedState;
+use worker::{Worker, QUEUE_FRAMES};
+
+pub struct Sentio {
+    params: Arc<SentioParams>,
+    shared: Arc<SharedState>,
+    capture: Option<Capture>,
+    frames: Option<Sender<FeatureFrame>>,
+    worker: Option<Worker>,
+    osc: Option<OscThread>,
+    midi: CcSender,
+    /// Offline rendering may wait for the worker, so a bounce matches real-time playback.
+    offline: bool,
+    /// Debug builds only: allocate in `process()` on purpose, to prove `assert_process_allocs`
+    /// is live (`SENTIO_DEBUG_ALLOC_IN_PROCESS=1`).
+    #[cfg(debug_assertions)]
+    alloc_canary: bool,
+}
+
+impl Default for Sentio {
+    fn default() -> Self {
+        Self {
+            params: Arc::new(SentioParams::default()),
+            shared: Arc::new(SharedState::new()),
+            capture: None,
+            frames: None,
+            worker: None,
+            osc: None,
+            midi: CcSender::default(),
+            offline: false,
+            #[cfg(debug_assertions)]
+            alloc_canary: false,
+        }
+    }
+}
+
+impl Sentio {
+    pub fn shared(&self) -> Arc<SharedState> {
+        self.shared.clone()
+    }
+}
+
+impl Plugin for Sentio {
+    const NAME: &'static str = "Sentio";
+    const VENDOR: &'static str = "Sentio";
+    const URL: &'static str = "";
+    const EMAIL: &'static str = "";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[
+        AudioIOLayout {
+            main_input_channels: NonZeroU32::new(2),
+            main_output_channels: NonZeroU32::new(2),
+            ..AudioIOLayout::const_default()
+        },
+        AudioIOLayout {
+            main_input_channels: NonZeroU32::new(1),
+            main_output_channels: NonZeroU32::new(1),
+            ..AudioIOLayout::const_default()
+        },
+    ];
+    const MIDI_OUTPUT: MidiConfig = MidiConfig::MidiCCs;
+
+    type Editor = ();
+    type SysExMessage = ();
+    type BackgroundTask = ();
+
+    fn params(&self) -> Arc<dyn Params> {
+        self.params.clone()
+    }
+
+    fn activate(
+        &mut self,
+        _layout: &AudioIOLayout,
+        config: &BufferConfig,
+        _context: &mut impl ActivateContext<Self>,
+    ) -> bool {
+        // Re-activation (possibly at another rate) starts a fresh analysis chain.
+        self.worker = None;
+        self.frames = None;
+        self.capture = match Capture::new(config.sample_rate) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                // Audio still passes through; the analysis stays off and says why.
+                nice_error!("Sentio analysis disabled: {e}");
+                self.shared.set_osc_state(format!("analysis disabled: {e}"));
+                None
+            }
+        };
+        self.offline = config.process_mode == ProcessMode::Offline;
+        if self.capture.is_some() {
+            let (tx, rx) = crossbeam_channel::bounded(QUEUE_FRAMES);
+            match Worker::spawn(rx, self.shared.clone(), None) {
+                Ok(w) => {
+                    self.worker = Some(w);
+                    self.frames = Some(tx);
+                }
+                Err(e) => nice_error!("Sentio could not start its analysis worker: {e}"),
+            }
+        }
+        if self.osc.is_none() {
+            let params = self.params.clone();
+            match OscThread::spawn(self.shared.clone(), move || params.osc_settings()) {
+                Ok(t) => self.osc = Some(t),
+                Err(e) => nice_error!("Sentio could not start its OSC sender: {e}"),
+            }
+        }
+        self.midi.reset();
+        #[cfg(debug_assertions)]
+        {
+            self.alloc_canary = std::env::var_os("SENTIO_DEBUG_ALLOC_IN_PROCESS").is_some();
+        }
+        true
+    }
+
+    fn reset(&mut self) {
+        if let Some(c) = &mut self.capture {
+            c.reset();
+        }
+        self.midi.reset();
+    }
+
+    fn deactivate(&mut self) {
+        self.worker = None;
+        self.frames = None;
+    }
+
+    fn process(
+        &mut self,
+        buffer: &mut Buffer,
+        _aux: &mut AuxiliaryBuffers,
+        context: &mut impl ProcessContext<Self>,
+    ) -> ProcessStatus {
+        #[cfg(debug_assertions)]
+        if self.alloc_canary {
+            std::hint::black_box(Vec::<u8>::with_capacity(64));
+        }
+
+        if let (Some(capture), Some(tx)) = (&mut self.capture, &self.frames) {
+            let shared = &self.shared;
+            let offline = self.offline;
+            capture.process(buffer.as_slice_immutable(), |frame| {
+                let delivered = if offline {
+                    tx.send(*frame).is_ok()
+                } else {
+                    tx.try_send(*frame).is_ok()
+                };
+                if !delivered {
+                    shared
+                        .frames_dropped
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+
+        if self.params.midi_enabled.value() {
+            let channel = (self.params.midi_channel.value() - 1).clamp(0, 15) as u8;
+            self.midi.update(&self.shared.outputs(), |cc, value| {
+                // A full host event queue only loses this update; the next change resends.
+                let _ = context.try_send_event(NoteEvent::MidiCC {
+                    timing: 0,
+                    channel,
+                    cc,
+                    value: value as f32 / 127.0,
+                });
+            });
+        }
+        ProcessStatus::Normal
+    }
+}
+
+impl ClapPlugin for Sentio {
+    const CLAP_ID: &'static str = "org.sentio.sentio";
+    const CLAP_DESCRIPTION: Option<&'static str> =
+        Some("Real-time speech emotion recognition: audio passes through, emotion goes out as OSC and MIDI CC");
+    const CLAP_MANUAL_URL: Option<&'static str> = None;
+    const CLAP_SUPPORT_URL: Option<&'static str> = None;
+    const CLAP_FEATURES: &'static [ClapFeature] = &[
+        ClapFeature::AudioEffect,
+        ClapFeature::Analyzer,
+        ClapFeature::Mono,
+        ClapFeature::Stereo,
+        ClapFeature::Utility,
+    ];
+}
+
+impl Vst3Plugin for Sentio {
+    const VST3_CLASS_ID: [u8; 16] = *b"SentioEmotionSER";
+    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] =
+        &[Vst3SubCategory::Fx, Vst3SubCategory::Analyzer];
+}
+
+nice_export_clap!(Sentio);
+nice_export_vst3!(Sentio);

@@ -1,0 +1,384 @@
+//! OSC output: one bundle per update to a UDP target.
+//!
+//! Encoding allocates, so it happens here on the sender thread (or in the CLI), never in
+//! `process()`. The socket is connected, so a target that refuses packets is reported by the
+//! next send (ECONNREFUSED) instead of failing silently.
+
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rosc::{OscBundle, OscMessage, OscPacket, OscTime, OscType};
+
+use crate::state::{Outputs, SharedState, Status};
+
+pub const DEFAULT_HOST: &str = "127.0.0.1";
+pub const DEFAULT_PORT: u16 = 9000;
+pub const DEFAULT_PREFIX: &str = "/sentio";
+pub const DEFAULT_RATE_HZ: u32 = 30;
+pub const MAX_RATE_HZ: u32 = 60;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OscSettings {
+    pub enabled: bool,
+    pub host: String,
+    pub port: u16,
+    pub prefix: String,
+    pub rate_hz: u32,
+}
+
+impl Default for OscSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            host: DEFAULT_HOST.into(),
+            port: DEFAULT_PORT,
+            prefix: DEFAULT_PREFIX.into(),
+            rate_hz: DEFAULT_RATE_HZ,
+        }
+    }
+}
+
+/// `"/sentio/"`, `"sentio"` and `"/sentio"` all mean `/sentio`; OSC pattern characters and
+/// spaces are not allowed in addresses.
+pub fn normalize_prefix(prefix: &str) -> Result<String, String> {
+    let trimmed = prefix.trim().trim_end_matches('/');
+    if trimmed
+        .chars()
+        .any(|c| c.is_whitespace() || "#*,?[]{}".contains(c))
+    {
+        return Err(format!("invalid OSC prefix {prefix:?}"));
+    }
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    Ok(if trimmed.starts_with('/') {
+        trimmed.to_string()
+    } else {
+        format!("/{trimmed}")
+    })
+}
+
+fn msg(prefix: &str, name: &str, args: Vec<OscType>) -> OscPacket {
+    OscPacket::Message(OscMessage {
+        addr: format!("{prefix}/{name}"),
+        args,
+    })
+}
+
+fn clamp_i32(v: u64) -> i32 {
+    v.min(i32::MAX as u64) as i32
+}
+
+/// The bundle for one update. `prefix` must already be normalised.
+pub fn build_bundle(prefix: &str, out: &Outputs, status: &Status) -> OscPacket {
+    let finite = |v: f32, fallback: f32| if v.is_finite() { v } else { fallback };
+    OscPacket::Bundle(OscBundle {
+        timetag: OscTime {
+            seconds: 0,
+            fractional: 1,
+        },
+        content: vec![
+            msg(
+                prefix,
+                "voice",
+                vec![OscType::Float(finite(out.voice, 0.0))],
+            ),
+            msg(
+                prefix,
+                "level",
+                vec![OscType::Float(finite(out.level_db, -100.0))],
+            ),
+            msg(
+                prefix,
+                "pitch",
+                vec![OscType::Float(finite(out.pitch_hz, 0.0))],
+            ),
+            msg(
+                prefix,
+                "status",
+                vec![
+                    OscType::Int(clamp_i32(status.frames_processed)),
+                    OscType::Int(clamp_i32(status.frames_dropped)),
+                    OscType::Int(status.worker_alive as i32),
+                    OscType::Int(clamp_i32(status.osc_errors)),
+                ],
+            ),
+        ],
+    })
+}
+
+/// A UDP socket connected to the current target.
+#[derive(Default)]
+pub struct OscSender {
+    target: Option<(String, u16)>,
+    socket: Option<UdpSocket>,
+}
+
+impl OscSender {
+    /// Resolve and connect to `host:port` (may block on name resolution: never call from the
+    /// audio thread). Re-connecting to the same target is free.
+    pub fn connect(&mut self, host: &str, port: u16) -> Result<SocketAddr, String> {
+        if self
+            .target
+            .as_ref()
+            .is_some_and(|(h, p)| h == host && *p == port)
+        {
+            if let Some(addr) = self.socket.as_ref().and_then(|s| s.peer_addr().ok()) {
+                return Ok(addr);
+            }
+        }
+        self.target = Some((host.to_string(), port));
+        self.socket = None;
+        if port == 0 {
+            return Err("OSC port 0 is not a valid target".into());
+        }
+        let addr = (host, port)
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve OSC host {host:?}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("OSC host {host:?} has no address"))?;
+        let bind: SocketAddr = if addr.is_ipv4() {
+            "0.0.0.0:0".parse().unwrap()
+        } else {
+            "[::]:0".parse().unwrap()
+        };
+        let socket = UdpSocket::bind(bind).map_err(|e| format!("cannot open a UDP socket: {e}"))?;
+        socket
+            .connect(addr)
+            .map_err(|e| format!("cannot reach OSC target {addr}: {e}"))?;
+        socket
+            .set_nonblocking(true)
+            .map_err(|e| format!("cannot configure the UDP socket: {e}"))?;
+        self.socket = Some(socket);
+        Ok(addr)
+    }
+
+    pub fn send(&mut self, packet: &OscPacket) -> Result<(), String> {
+        let socket = self.socket.as_ref().ok_or("no OSC target")?;
+        let bytes = rosc::encoder::encode(packet).map_err(|e| format!("OSC encoding: {e}"))?;
+        socket.send(&bytes).map(|_| ()).map_err(|e| {
+            format!(
+                "OSC send to {}: {e}",
+                socket
+                    .peer_addr()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default()
+            )
+        })
+    }
+}
+
+/// Sends the shared state at the configured rate until dropped.
+pub struct OscThread {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl OscThread {
+    pub fn spawn(
+        shared: Arc<SharedState>,
+        settings: impl Fn() -> OscSettings + Send + 'static,
+    ) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("sentio-osc".into())
+            .spawn(move || run(&shared, &stop_flag, settings))?;
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for OscThread {
+    fn drop(&mut self) {
+        self.stop.store(true, Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(shared: &SharedState, stop: &AtomicBool, settings: impl Fn() -> OscSettings) {
+    let mut sender = OscSender::default();
+    let mut last_settings: Option<OscSettings> = None;
+    let mut next_retry = Instant::now();
+    let mut connected = false;
+    while !stop.load(Relaxed) {
+        let s = settings();
+        let period = Duration::from_secs_f64(1.0 / s.rate_hz.clamp(1, MAX_RATE_HZ) as f64);
+        if !s.enabled {
+            shared.set_osc_state("off");
+            last_settings = None;
+            std::thread::sleep(period);
+            continue;
+        }
+        let prefix = match normalize_prefix(&s.prefix) {
+            Ok(p) => p,
+            Err(e) => {
+                shared.osc_errors.fetch_add(1, Relaxed);
+                shared.set_osc_state(e);
+                std::thread::sleep(period.max(Duration::from_millis(500)));
+                continue;
+            }
+        };
+        let changed = last_settings.as_ref() != Some(&s);
+        if changed || (!connected && Instant::now() >= next_retry) {
+            last_settings = Some(s.clone());
+            match sender.connect(&s.host, s.port) {
+                Ok(addr) => {
+                    connected = true;
+                    shared.set_osc_state(format!("sending to {addr}"));
+                }
+                Err(e) => {
+                    connected = false;
+                    shared.osc_errors.fetch_add(1, Relaxed);
+                    shared.set_osc_state(e);
+                    next_retry = Instant::now() + Duration::from_secs(1);
+                }
+            }
+        }
+        if connected {
+            let packet = build_bundle(&prefix, &shared.outputs(), &shared.status());
+            match sender.send(&packet) {
+                Ok(()) => {
+                    if shared.osc_sent.fetch_add(1, Relaxed) == 0 || changed {
+                        shared.set_osc_state(format!("sending to {}:{}", s.host, s.port));
+                    }
+                }
+                Err(e) => {
+                    shared.osc_errors.fetch_add(1, Relaxed);
+                    shared.set_osc_state(e);
+                }
+            }
+        }
+        std::thread::sleep(period);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status() -> Status {
+        Status {
+            frames_processed: 5,
+            frames_dropped: 1,
+            worker_alive: true,
+            osc_sent: 0,
+            osc_errors: 0,
+            osc_state: String::new(),
+        }
+    }
+
+    #[test]
+    fn prefixes_are_normalised_or_refused() {
+        assert_eq!(normalize_prefix("/sentio").unwrap(), "/sentio");
+        assert_eq!(normalize_prefix("sentio/").unwrap(), "/sentio");
+        assert_eq!(normalize_prefix("/a/b").unwrap(), "/a/b");
+        assert_eq!(normalize_prefix("").unwrap(), "");
+        assert!(normalize_prefix("/bad prefix").is_err());
+        assert!(normalize_prefix("/x*").is_err());
+    }
+
+    #[test]
+    fn bundle_round_trips_through_udp_with_the_right_addresses() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut tx = OscSender::default();
+        tx.connect("127.0.0.1", rx.local_addr().unwrap().port())
+            .unwrap();
+        let out = Outputs {
+            voice: 0.75,
+            level_db: -23.5,
+            pitch_hz: f32::NAN,
+        };
+        tx.send(&build_bundle("/sentio", &out, &status())).unwrap();
+        let mut buf = [0u8; 2048];
+        let n = rx.recv(&mut buf).unwrap();
+        let (_, packet) = rosc::decoder::decode_udp(&buf[..n]).unwrap();
+        let OscPacket::Bundle(b) = packet else {
+            panic!("expected a bundle")
+        };
+        let msgs: Vec<_> = b
+            .content
+            .into_iter()
+            .map(|p| match p {
+                OscPacket::Message(m) => m,
+                _ => panic!("nested bundle"),
+            })
+            .collect();
+        let addrs: Vec<_> = msgs.iter().map(|m| m.addr.as_str()).collect();
+        assert_eq!(
+            addrs,
+            [
+                "/sentio/voice",
+                "/sentio/level",
+                "/sentio/pitch",
+                "/sentio/status"
+            ]
+        );
+        assert_eq!(msgs[0].args, [OscType::Float(0.75)]);
+        assert_eq!(msgs[1].args, [OscType::Float(-23.5)]);
+        assert_eq!(msgs[2].args, [OscType::Float(0.0)], "NaN must never go out");
+        assert_eq!(
+            msgs[3].args,
+            [
+                OscType::Int(5),
+                OscType::Int(1),
+                OscType::Int(1),
+                OscType::Int(0)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_refusing_target_is_an_error_not_a_hang() {
+        let closed = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let mut tx = OscSender::default();
+        tx.connect("127.0.0.1", port).unwrap();
+        let packet = build_bundle("/sentio", &Outputs::default(), &status());
+        let t0 = Instant::now();
+        let errors = (0..5).filter(|_| tx.send(&packet).is_err()).count();
+        assert!(
+            errors >= 1,
+            "ECONNREFUSED should surface on a connected socket"
+        );
+        assert!(t0.elapsed() < Duration::from_millis(500));
+    }
+
+    #[test]
+    fn unresolvable_hosts_are_reported() {
+        let mut tx = OscSender::default();
+        let err = tx.connect("no such host.invalid", 9000).unwrap_err();
+        assert!(err.contains("cannot resolve"), "{err}");
+        assert!(tx
+            .send(&build_bundle("/s", &Outputs::default(), &status()))
+            .is_err());
+    }
+
+    #[test]
+    fn sender_thread_counts_errors_and_reports_state() {
+        let closed = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let shared = Arc::new(SharedState::new());
+        let thread = OscThread::spawn(shared.clone(), move || OscSettings {
+            port,
+            rate_hz: 60,
+            ..OscSettings::default()
+        })
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(400));
+        drop(thread);
+        let st = shared.status();
+        assert!(st.osc_errors >= 1, "{st:?}");
+        assert!(st.osc_state.contains("OSC send"), "{st:?}");
+    }
+}
