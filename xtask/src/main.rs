@@ -1,0 +1,96 @@
+//! Project tasks: `cargo xtask <task>`.
+//!
+//! - `bundle …`      nice-plug's bundler (e.g. `cargo xtask bundle sentio --release`)
+//! - `bundle-all`    the release bundles plus a debug bundle built with `assert_process_allocs`
+//!                   (in `target/bundled-debug/`), which the host tests load
+//! - `demo`          build the CLI and analyse the built-in demo live, sending OSC to 127.0.0.1:9000
+//! - `test`          bundle-all, then every test in the workspace
+//! - `bench`         audio-thread cost of `process()` and front-end speed against librosa
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let task = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    nice_plug_xtask::chdir_workspace_root()?;
+    match task.as_str() {
+        "bundle-all" => bundle_all(),
+        "demo" => demo(&rest),
+        "test" => {
+            bundle_all()?;
+            cargo(&["test", "--workspace"], &rest)
+        }
+        "bench" => bench(),
+        _ => nice_plug_xtask::main_with_args("cargo xtask", std::iter::once(task).chain(rest)),
+    }
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("+ {cmd:?}");
+    let status = cmd.status().with_context(|| format!("cannot run {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn cargo(args: &[&str], extra: &[String]) -> Result<()> {
+    run(Command::new("cargo").args(args).args(extra))
+}
+
+fn bundle(args: &[&str]) -> Result<()> {
+    nice_plug_xtask::main_with_args(
+        "cargo xtask",
+        ["bundle", "sentio"].iter().chain(args).map(|s| s.to_string()),
+    )
+}
+
+/// Copy a file or a bundle directory.
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    if from.is_dir() {
+        std::fs::create_dir_all(to)?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+        }
+    } else {
+        std::fs::copy(from, to)
+            .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+    }
+    Ok(())
+}
+
+fn bundle_all() -> Result<()> {
+    // The debug bundle goes first: the release bundle then takes `target/bundled/` for itself.
+    bundle(&["--features", "assert_process_allocs"])?;
+    let debug_dir = PathBuf::from("target/bundled-debug");
+    let _ = std::fs::remove_dir_all(&debug_dir);
+    std::fs::create_dir_all(&debug_dir)?;
+    for name in ["Sentio.clap", "Sentio.vst3"] {
+        copy_tree(&Path::new("target/bundled").join(name), &debug_dir.join(name))?;
+    }
+    bundle(&["--release"])
+}
+
+fn demo(extra: &[String]) -> Result<()> {
+    cargo(&["build", "--release", "-p", "sentio", "--bin", "sentio"], &[])?;
+    eprintln!(
+        "Analysing the demo live (RAVDESS clips, see demo/README.md); OSC goes to 127.0.0.1:9000."
+    );
+    let mut cmd = Command::new("target/release/sentio");
+    cmd.args(["analyze", "demo/sentio-demo.flac", "--osc", "127.0.0.1:9000", "--realtime"]);
+    cmd.args(extra);
+    run(&mut cmd)
+}
+
+fn bench() -> Result<()> {
+    bundle(&["--release"])?;
+    cargo(
+        &["run", "--release", "-p", "sentio-host-tests", "--bin", "bench", "--"],
+        &[],
+    )
+}
