@@ -31,7 +31,9 @@ fn main() -> Result<()> {
 
 fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("+ {cmd:?}");
-    let status = cmd.status().with_context(|| format!("cannot run {cmd:?}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot run {cmd:?}"))?;
     if !status.success() {
         bail!("{cmd:?} failed with {status}");
     }
@@ -45,7 +47,10 @@ fn cargo(args: &[&str], extra: &[String]) -> Result<()> {
 fn bundle(args: &[&str]) -> Result<()> {
     nice_plug_xtask::main_with_args(
         "cargo xtask",
-        ["bundle", "sentio"].iter().chain(args).map(|s| s.to_string()),
+        ["bundle", "sentio"]
+            .iter()
+            .chain(args)
+            .map(|s| s.to_string()),
     )
 }
 
@@ -71,18 +76,30 @@ fn bundle_all() -> Result<()> {
     let _ = std::fs::remove_dir_all(&debug_dir);
     std::fs::create_dir_all(&debug_dir)?;
     for name in ["Sentio.clap", "Sentio.vst3"] {
-        copy_tree(&Path::new("target/bundled").join(name), &debug_dir.join(name))?;
+        copy_tree(
+            &Path::new("target/bundled").join(name),
+            &debug_dir.join(name),
+        )?;
     }
     bundle(&["--release"])
 }
 
 fn demo(extra: &[String]) -> Result<()> {
-    cargo(&["build", "--release", "-p", "sentio", "--bin", "sentio"], &[])?;
+    cargo(
+        &["build", "--release", "-p", "sentio", "--bin", "sentio"],
+        &[],
+    )?;
     eprintln!(
         "Analysing the demo live (RAVDESS clips, see demo/README.md); OSC goes to 127.0.0.1:9000."
     );
     let mut cmd = Command::new("target/release/sentio");
-    cmd.args(["analyze", "demo/sentio-demo.flac", "--osc", "127.0.0.1:9000", "--realtime"]);
+    cmd.args([
+        "analyze",
+        "demo/sentio-demo.flac",
+        "--osc",
+        "127.0.0.1:9000",
+        "--realtime",
+    ]);
     cmd.args(extra);
     run(&mut cmd)
 }
@@ -90,7 +107,15 @@ fn demo(extra: &[String]) -> Result<()> {
 fn bench() -> Result<()> {
     bundle(&["--release"])?;
     cargo(
-        &["run", "--release", "-p", "sentio-host-tests", "--bin", "bench", "--"],
+        &[
+            "run",
+            "--release",
+            "-p",
+            "sentio-host-tests",
+            "--bin",
+            "bench",
+            "--",
+        ],
         &[],
     )
 }

@@ -61,7 +61,9 @@ impl Yin {
                 while tau < self.tau_max && self.diff[tau + 1] < self.diff[tau] {
                     tau += 1;
                 }
-                return Some(ANALYSIS_RATE as f32 / self.refine(tau));
+                let hz = ANALYSIS_RATE as f32 / self.refine(tau);
+                // Refinement can step just past the search range; outside it is not a pitch.
+                return (F0_MIN..=F0_MAX).contains(&hz).then_some(hz);
             }
             tau += 1;
         }

@@ -1,0 +1,244 @@
+//! The `sentio` binary as a user runs it.
+
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+fn sentio(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sentio"))
+        .args(args)
+        .output()
+        .expect("run sentio")
+}
+
+fn demo() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../demo/sentio-demo.flac")
+        .display()
+        .to_string()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sentio-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// A 16-bit PCM WAV file.
+fn write_wav(path: &Path, rate: u32, channels: u16, samples: &[i16]) {
+    let data_len = (samples.len() * 2) as u32;
+    let mut b = Vec::new();
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + data_len).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&channels.to_le_bytes());
+    b.extend_from_slice(&rate.to_le_bytes());
+    b.extend_from_slice(&(rate * channels as u32 * 2).to_le_bytes());
+    b.extend_from_slice(&(channels * 2).to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&data_len.to_le_bytes());
+    for s in samples {
+        b.extend_from_slice(&s.to_le_bytes());
+    }
+    std::fs::write(path, b).unwrap();
+}
+
+fn one_error_line(out: &Output, needle: &str) {
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<_> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one error line, got {err:?}");
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains(needle),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn demo_timeline_as_json_has_voice_in_speech_and_silence_in_gaps() {
+    let out = sentio(&["analyze", &demo(), "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = v["timeline"].as_array().unwrap();
+    assert!((v["duration_s"].as_f64().unwrap() - 26.43).abs() < 0.05);
+    assert_eq!(rows.len(), 265);
+    let at = |t: f64| {
+        rows.iter()
+            .find(|r| (r["t"].as_f64().unwrap() - t).abs() < 1e-6)
+            .unwrap()
+    };
+    // demo/segments.json: digital silence until 1 s, the first clip (neutral) follows.
+    assert_eq!(at(0.5)["voice"].as_f64().unwrap(), 0.0);
+    assert!(at(2.0)["voice"].as_f64().unwrap() > 0.9);
+    let voiced_pitches: Vec<f64> = rows
+        .iter()
+        .map(|r| r["pitch_hz"].as_f64().unwrap())
+        .filter(|p| *p > 0.0)
+        .collect();
+    assert!(voiced_pitches.len() > 20);
+    assert!(voiced_pitches.iter().all(|p| (60.0..=500.0).contains(p)));
+    let status = &v["status"];
+    assert_eq!(status["frames_dropped"], 0);
+    assert_eq!(status["worker_alive"], true);
+    assert_eq!(status["frames_processed"], 2641);
+}
+
+#[test]
+fn csv_and_table_formats() {
+    let out = sentio(&[
+        "analyze",
+        &demo(),
+        "--format",
+        "csv",
+        "--interval-ms",
+        "1000",
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("t,voice,level_db,pitch_hz"));
+    assert_eq!(lines.count(), 27);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("frames processed 2641"));
+
+    let out = sentio(&["analyze", &demo(), "--interval-ms", "1000"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("level dBFS") && text.contains("status: frames processed 2641"));
+}
+
+#[test]
+fn osc_bundles_reach_a_listener() {
+    let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    rx.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let target = format!("127.0.0.1:{}", rx.local_addr().unwrap().port());
+    // Receive while the CLI sends: it sends faster than a socket buffer holds.
+    let listener = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let mut packets = Vec::new();
+        while let Ok(n) = rx.recv(&mut buf) {
+            packets.push(rosc::decoder::decode_udp(&buf[..n]).unwrap().1);
+        }
+        packets
+    });
+    let out = sentio(&[
+        "analyze",
+        &demo(),
+        "--osc",
+        &target,
+        "--format",
+        "csv",
+        "--osc-prefix",
+        "/mic1",
+    ]);
+    assert!(out.status.success());
+    let packets = listener.join().unwrap();
+    let mut max_voice = 0.0f32;
+    for packet in &packets {
+        let rosc::OscPacket::Bundle(b) = packet else {
+            panic!("not a bundle")
+        };
+        let addrs: Vec<_> = b
+            .content
+            .iter()
+            .map(|p| match p {
+                rosc::OscPacket::Message(m) => m,
+                _ => panic!("nested bundle"),
+            })
+            .inspect(|m| {
+                if m.addr == "/mic1/voice" {
+                    max_voice = max_voice.max(m.args[0].clone().float().unwrap());
+                }
+            })
+            .map(|m| m.addr.as_str())
+            .collect();
+        assert_eq!(
+            addrs,
+            ["/mic1/voice", "/mic1/level", "/mic1/pitch", "/mic1/status"]
+        );
+    }
+    assert_eq!(packets.len(), 265, "one bundle per timeline row");
+    assert!(max_voice > 0.9);
+}
+
+#[test]
+fn a_refusing_osc_target_warns_once_and_the_analysis_completes() {
+    let closed = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let target = format!("127.0.0.1:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+    let out = sentio(&["analyze", &demo(), "--osc", &target, "--format", "json"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("warning:").count(), 1, "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["status"]["osc_errors"].as_u64().unwrap() > 0);
+    assert_eq!(v["timeline"].as_array().unwrap().len(), 265);
+}
+
+#[test]
+fn odd_rates_and_stereo_files_work() {
+    let path = scratch("tone-22050-stereo.wav");
+    let n = 22_050;
+    let mut samples = Vec::new();
+    for i in 0..n {
+        let s = (8000.0 * (2.0 * std::f32::consts::PI * 150.0 * i as f32 / 22_050.0).sin()) as i16;
+        samples.extend([s, s]);
+    }
+    write_wav(&path, 22_050, 2, &samples);
+    let out = sentio(&["analyze", path.to_str().unwrap(), "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["sample_rate"], 22_050);
+    assert_eq!(v["channels"], 2);
+    let last = v["timeline"].as_array().unwrap().last().unwrap().clone();
+    assert!(
+        (last["pitch_hz"].as_f64().unwrap() - 150.0).abs() < 3.0,
+        "{last}"
+    );
+}
+
+#[test]
+fn bad_inputs_give_one_clear_error_line() {
+    one_error_line(
+        &sentio(&["analyze", "/no/such/file.wav"]),
+        "cannot open /no/such/file.wav",
+    );
+    one_error_line(
+        &sentio(&["analyze", std::env::temp_dir().to_str().unwrap()]),
+        "is a directory",
+    );
+
+    let text = scratch("notes.wav");
+    std::fs::write(&text, "this is not audio at all, just text pretending").unwrap();
+    one_error_line(&sentio(&["analyze", text.to_str().unwrap()]), "unsupported");
+
+    let empty = scratch("empty.flac");
+    std::fs::write(&empty, b"").unwrap();
+    one_error_line(&sentio(&["analyze", empty.to_str().unwrap()]), "empty.flac");
+
+    let no_samples = scratch("no-samples.wav");
+    write_wav(&no_samples, 16_000, 1, &[]);
+    one_error_line(
+        &sentio(&["analyze", no_samples.to_str().unwrap()]),
+        "contains no audio",
+    );
+
+    one_error_line(
+        &sentio(&["analyze", &demo(), "--osc", "nonsense"]),
+        "HOST:PORT",
+    );
+    one_error_line(
+        &sentio(&["analyze", &demo(), "--osc-prefix", "/a b"]),
+        "invalid OSC prefix",
+    );
+}
