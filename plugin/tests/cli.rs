@@ -242,3 +242,26 @@ fn bad_inputs_give_one_clear_error_line() {
         "invalid OSC prefix",
     );
 }
+
+#[test]
+fn features_match_the_front_end_and_load_as_npy() {
+    let out_dir = scratch("features");
+    let out = sentio(&["features", &demo(), "--out", out_dir.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(out_dir.join("sentio-demo.npy")).unwrap();
+    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+    assert_eq!(npy.shape(), [2641, 105]);
+    let data: Vec<f32> = npy.into_vec().unwrap();
+    let frames = sentio::cli::features::extract(Path::new(&demo())).unwrap();
+    let f = &frames[200];
+    assert_eq!(&data[200 * 105..200 * 105 + 64], &f.logmel[..]);
+    assert_eq!(&data[200 * 105 + 64..200 * 105 + 104], &f.mfcc[..]);
+    assert_eq!(data[200 * 105 + 104], f.energy_db);
+
+    let missing = sentio(&["features", "/nope.wav", "--out", out_dir.to_str().unwrap()]);
+    one_error_line(&missing, "cannot open /nope.wav");
+}

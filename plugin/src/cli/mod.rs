@@ -2,6 +2,7 @@
 
 mod analyze;
 pub mod decode;
+pub mod features;
 
 use std::path::PathBuf;
 
@@ -22,6 +23,8 @@ struct Cli {
 enum Command {
     /// Run the plugin's analysis on an audio file and print the timeline of its outputs.
     Analyze(AnalyzeArgs),
+    /// Write the front end's features of audio files as .npy arrays (for model training).
+    Features(features::FeaturesArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -56,6 +59,7 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(&args),
+        Command::Features(args) => features::run(&args),
     };
     match result {
         Ok(()) => 0,
