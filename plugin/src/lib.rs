@@ -7,6 +7,7 @@
 pub mod analysis;
 pub mod cli;
 pub mod dsp;
+pub mod emotion;
 pub mod output;
 pub mod params;
 pub mod pipeline;
@@ -19,11 +20,13 @@ use crossbeam_channel::Sender;
 use nice_plug::prelude::*;
 
 use dsp::{Capture, FeatureFrame};
+use emotion::onnx_model::{ModelOptions, OnnxEmotionModel};
+use emotion::EmotionModel;
 use output::midi::CcSender;
 use output::osc::OscThread;
 use params::SentioParams;
 use state::SharedState;
-use worker::{Worker, QUEUE_FRAMES};
+use worker::{Worker, WorkerConfig, QUEUE_FRAMES};
 
 pub struct Sentio {
     params: Arc<SentioParams>,
@@ -61,6 +64,30 @@ impl Default for Sentio {
 impl Sentio {
     pub fn shared(&self) -> Arc<SharedState> {
         self.shared.clone()
+    }
+
+    fn worker_config(&self) -> WorkerConfig {
+        let p = &self.params;
+        let model = p.emotion_enabled.value().then(|| {
+            let options = ModelOptions {
+                device: p.emotion_device.value().into(),
+                hop_frames: (p.emotion_hop_ms.value() / 10).max(1) as usize,
+                calibration: p.calibration.read().ok().and_then(|c| c.clone()),
+            };
+            Box::new(move || {
+                OnnxEmotionModel::load(&options).map(|m| Box::new(m) as Box<dyn EmotionModel>)
+            }) as worker::ModelLoader
+        });
+        let (settings, store) = (p.clone(), p.calibration.clone());
+        WorkerConfig {
+            model,
+            settings: Box::new(move || settings.analysis_settings()),
+            on_calibration: Box::new(move |c| {
+                if let Ok(mut slot) = store.write() {
+                    *slot = Some(c.clone());
+                }
+            }),
+        }
     }
 }
 
@@ -114,7 +141,7 @@ impl Plugin for Sentio {
         self.offline = config.process_mode == ProcessMode::Offline;
         if self.capture.is_some() {
             let (tx, rx) = crossbeam_channel::bounded(QUEUE_FRAMES);
-            match Worker::spawn(rx, self.shared.clone(), None) {
+            match Worker::spawn(rx, self.shared.clone(), self.worker_config()) {
                 Ok(w) => {
                     self.worker = Some(w);
                     self.frames = Some(tx);

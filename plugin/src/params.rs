@@ -4,7 +4,30 @@ use std::sync::{Arc, RwLock};
 
 use nice_plug::prelude::*;
 
+use crate::emotion::normalize::Calibration;
+use crate::emotion::runtime::Device;
 use crate::output::osc::{self, OscSettings};
+use crate::worker::AnalysisSettings;
+
+/// Where the emotion model runs (takes effect at the next activation).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceChoice {
+    Auto,
+    #[name = "CPU"]
+    Cpu,
+    #[name = "CUDA"]
+    Cuda,
+}
+
+impl From<DeviceChoice> for Device {
+    fn from(d: DeviceChoice) -> Self {
+        match d {
+            DeviceChoice::Auto => Device::Auto,
+            DeviceChoice::Cpu => Device::Cpu,
+            DeviceChoice::Cuda => Device::Cuda,
+        }
+    }
+}
 
 #[derive(Params)]
 pub struct SentioParams {
@@ -13,6 +36,21 @@ pub struct SentioParams {
     pub osc_host: Arc<RwLock<String>>,
     #[persist = "osc_prefix"]
     pub osc_prefix: Arc<RwLock<String>>,
+    /// The user's "calibrate to my voice" statistics.
+    #[persist = "calibration"]
+    pub calibration: Arc<RwLock<Option<Calibration>>>,
+
+    #[id = "emotion_on"]
+    pub emotion_enabled: BoolParam,
+    #[id = "emotion_device"]
+    pub emotion_device: EnumParam<DeviceChoice>,
+    #[id = "emotion_hop"]
+    pub emotion_hop_ms: IntParam,
+    #[id = "smoothing"]
+    pub smoothing_ms: IntParam,
+    /// Hold on while speaking neutrally for a few seconds; turning it off applies the calibration.
+    #[id = "calibrate"]
+    pub calibrate: BoolParam,
 
     #[id = "osc_on"]
     pub osc_enabled: BoolParam,
@@ -31,6 +69,22 @@ impl Default for SentioParams {
         Self {
             osc_host: Arc::new(RwLock::new(osc::DEFAULT_HOST.into())),
             osc_prefix: Arc::new(RwLock::new(osc::DEFAULT_PREFIX.into())),
+            calibration: Arc::new(RwLock::new(None)),
+            emotion_enabled: BoolParam::new("Emotion Model", true),
+            emotion_device: EnumParam::new("Model Device", DeviceChoice::Auto),
+            emotion_hop_ms: IntParam::new(
+                "Emotion Hop",
+                250,
+                IntRange::Linear { min: 50, max: 1000 },
+            )
+            .with_unit(" ms"),
+            smoothing_ms: IntParam::new(
+                "Emotion Smoothing",
+                500,
+                IntRange::Linear { min: 0, max: 5000 },
+            )
+            .with_unit(" ms"),
+            calibrate: BoolParam::new("Calibrate To My Voice", false),
             osc_enabled: BoolParam::new("OSC Output", true),
             osc_port: IntParam::new(
                 "OSC Port",
@@ -53,6 +107,13 @@ impl Default for SentioParams {
 }
 
 impl SentioParams {
+    pub fn analysis_settings(&self) -> AnalysisSettings {
+        AnalysisSettings {
+            smoothing_s: self.smoothing_ms.value() as f32 / 1000.0,
+            calibrating: self.calibrate.value(),
+        }
+    }
+
     /// The OSC settings as the sender thread needs them (takes read locks: not for `process()`).
     pub fn osc_settings(&self) -> OscSettings {
         OscSettings {

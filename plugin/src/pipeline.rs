@@ -10,7 +10,7 @@ use crossbeam_channel::Sender;
 
 use crate::dsp::{Capture, FeatureFrame};
 use crate::state::{Outputs, SharedState};
-use crate::worker::{Worker, QUEUE_FRAMES};
+use crate::worker::{Worker, WorkerConfig, QUEUE_FRAMES};
 
 pub struct Pipeline {
     capture: Capture,
@@ -20,10 +20,10 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub fn new(sample_rate: f32, shared: Arc<SharedState>) -> Result<Self> {
+    pub fn new(sample_rate: f32, shared: Arc<SharedState>, config: WorkerConfig) -> Result<Self> {
         let capture = Capture::new(sample_rate).map_err(anyhow::Error::msg)?;
         let (tx, rx) = crossbeam_channel::bounded(QUEUE_FRAMES);
-        let worker = Worker::spawn(rx, shared.clone(), None)?;
+        let worker = Worker::spawn(rx, shared.clone(), config)?;
         Ok(Self {
             capture,
             frames: tx,

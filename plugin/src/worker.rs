@@ -1,5 +1,6 @@
-//! The analysis worker thread: owns everything that may allocate or block, drains the frames the
-//! audio thread sends, and publishes results to the shared state.
+//! The analysis worker thread: owns everything that may allocate or block (the analysis, the
+//! emotion model), drains the frames the audio thread sends, and publishes results to the shared
+//! state.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -8,9 +9,11 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, TryRecvError};
 
-use crate::analysis::model::EmotionModel;
 use crate::analysis::Analyzer;
-use crate::dsp::FeatureFrame;
+use crate::dsp::{FeatureFrame, FRAMES_PER_SECOND};
+use crate::emotion::normalize::Calibration;
+use crate::emotion::smoothing::Smoother;
+use crate::emotion::{EmotionModel, ExecutionBackend};
 use crate::state::SharedState;
 
 /// Queue between the audio thread and the worker: 20 s of frames (about 1.1 kB each, 2.2 MB in
@@ -19,6 +22,48 @@ pub const QUEUE_FRAMES: usize = 2048;
 /// How often the worker looks for frames. It never blocks on the channel: a blocked receiver
 /// would make the audio thread's `try_send` take the channel's waker lock.
 const TICK: Duration = Duration::from_millis(2);
+/// A frame counts as voiced for the model above this voice activity.
+const VOICED: f32 = 0.5;
+
+/// Loads the emotion model on the worker thread (loading can take a while; never on the host's
+/// threads).
+pub type ModelLoader = Box<dyn FnOnce() -> Result<Box<dyn EmotionModel>, String> + Send>;
+
+/// User settings the worker follows live.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AnalysisSettings {
+    /// Time constant of the emotion smoothing, seconds (0: none).
+    pub smoothing_s: f32,
+    /// While true, voiced frames are recorded for a "calibrate to my voice" take; the falling
+    /// edge computes and applies the calibration.
+    pub calibrating: bool,
+}
+
+impl Default for AnalysisSettings {
+    fn default() -> Self {
+        Self {
+            smoothing_s: 0.5,
+            calibrating: false,
+        }
+    }
+}
+
+pub struct WorkerConfig {
+    pub model: Option<ModelLoader>,
+    pub settings: Box<dyn Fn() -> AnalysisSettings + Send>,
+    /// Receives a new calibration (e.g. to save it with the plugin state).
+    pub on_calibration: Box<dyn Fn(&Calibration) + Send>,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            model: None,
+            settings: Box::new(AnalysisSettings::default),
+            on_calibration: Box::new(|_| {}),
+        }
+    }
+}
 
 pub struct Worker {
     stop: Arc<AtomicBool>,
@@ -29,29 +74,13 @@ impl Worker {
     pub fn spawn(
         frames: Receiver<FeatureFrame>,
         shared: Arc<SharedState>,
-        mut model: Option<Box<dyn EmotionModel>>,
+        config: WorkerConfig,
     ) -> std::io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let stop_flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("sentio-analysis".into())
-            .spawn(move || {
-                let mut analyzer = Analyzer::new();
-                while !stop_flag.load(Ordering::Relaxed) {
-                    shared.heartbeat();
-                    match frames.try_recv() {
-                        Ok(frame) => {
-                            shared.publish(&analyzer.push(&frame));
-                            if let Some(m) = model.as_mut() {
-                                // Model errors degrade the emotion outputs, never the worker.
-                                let _ = m.push(&frame);
-                            }
-                        }
-                        Err(TryRecvError::Empty) => std::thread::sleep(TICK),
-                        Err(TryRecvError::Disconnected) => break,
-                    }
-                }
-            })?;
+            .spawn(move || run(frames, &shared, &stop_flag, config))?;
         Ok(Self {
             stop,
             thread: Some(thread),
@@ -68,60 +97,200 @@ impl Drop for Worker {
     }
 }
 
+/// The loaded model and how it is described in the status.
+fn load_model(
+    loader: Option<ModelLoader>,
+    shared: &SharedState,
+) -> Option<(Box<dyn EmotionModel>, String)> {
+    shared.heartbeat();
+    let Some(loader) = loader else {
+        shared.set_model_state("off");
+        return None;
+    };
+    shared.set_model_state("loading");
+    match loader() {
+        Ok(model) => {
+            let backend = match model.backend() {
+                ExecutionBackend::Cpu => "CPU",
+                ExecutionBackend::Cuda => "CUDA",
+            };
+            let label = format!("{} on {backend}", model.name());
+            shared.set_model_state(label.clone());
+            shared.model_active.store(true, Ordering::Relaxed);
+            Some((model, label))
+        }
+        Err(e) => {
+            shared.set_model_state(format!("not running: {e}"));
+            None
+        }
+    }
+}
+
+fn run(
+    frames: Receiver<FeatureFrame>,
+    shared: &SharedState,
+    stop: &AtomicBool,
+    config: WorkerConfig,
+) {
+    let mut model = load_model(config.model, shared);
+    let mut analyzer = Analyzer::new();
+    let mut smoother = Smoother::default();
+    let mut last_estimate: Option<u64> = None;
+    while !stop.load(Ordering::Relaxed) {
+        shared.heartbeat();
+        let frame = match frames.try_recv() {
+            Ok(f) => f,
+            Err(TryRecvError::Empty) => {
+                std::thread::sleep(TICK);
+                continue;
+            }
+            Err(TryRecvError::Disconnected) => break,
+        };
+        let prosody = analyzer.push(&frame);
+        shared.publish(&prosody);
+        let Some((m, label)) = model.as_mut() else {
+            continue;
+        };
+        let settings = (config.settings)();
+        match m.record_calibration(settings.calibrating) {
+            Some(Ok(c)) => {
+                (config.on_calibration)(&c);
+                shared.set_model_state(format!(
+                    "{label} (calibrated on {:.1} s of speech)",
+                    c.frames as f32 / 100.0
+                ));
+            }
+            Some(Err(e)) => shared.set_model_state(format!("calibration failed: {e}")),
+            None => {}
+        }
+        match m.push(&frame, prosody.voice > VOICED) {
+            Ok(Some(est)) => {
+                let dt = last_estimate.map_or(0.0, |prev| {
+                    est.frame_index.saturating_sub(prev) as f32 / FRAMES_PER_SECOND as f32
+                });
+                last_estimate = Some(est.frame_index);
+                let probs = smoother.update(&est.probs, dt, settings.smoothing_s);
+                shared.publish_emotion(&probs);
+            }
+            Ok(None) => {}
+            // A failed inference costs one update; the stream goes on.
+            Err(e) => shared.set_model_state(format!("inference failed: {e}")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::model::{EmotionEstimate, ExecutionBackend};
     use crate::dsp::FrontEnd;
+    use crate::emotion::{EmotionEstimate, N_CLASSES};
     use std::sync::atomic::AtomicUsize;
     use std::time::Instant;
 
-    struct CountingModel(Arc<AtomicUsize>);
+    /// Says "happy" every 25 voiced frames.
+    struct FakeModel(Arc<AtomicUsize>);
 
-    impl EmotionModel for CountingModel {
+    impl EmotionModel for FakeModel {
         fn name(&self) -> &str {
-            "counting"
+            "fake"
         }
         fn backend(&self) -> ExecutionBackend {
             ExecutionBackend::Cpu
         }
-        fn push(&mut self, f: &FeatureFrame) -> Result<Option<EmotionEstimate>, String> {
-            self.0.fetch_add(1, Ordering::Relaxed);
-            Ok(None)
+        fn push(
+            &mut self,
+            f: &FeatureFrame,
+            voiced: bool,
+        ) -> Result<Option<EmotionEstimate>, String> {
+            let n = self.0.fetch_add(1, Ordering::Relaxed) + 1;
+            let mut probs = [0.0; N_CLASSES];
+            probs[2] = 1.0;
+            Ok((voiced && n % 25 == 0).then_some(EmotionEstimate {
+                frame_index: f.index,
+                probs,
+            }))
         }
         fn reset(&mut self) {}
     }
 
+    fn tone() -> Vec<f32> {
+        (0..16_000)
+            .map(|i| 0.2 * (2.0 * std::f32::consts::PI * 180.0 * i as f32 / 16_000.0).sin())
+            .collect()
+    }
+
+    fn wait_for(shared: &SharedState, frames: u64) {
+        let t0 = Instant::now();
+        while shared.status().frames_processed < frames && t0.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     #[test]
-    fn worker_publishes_every_frame_and_feeds_the_model() {
+    fn worker_publishes_every_frame_and_the_models_estimates() {
         let (tx, rx) = crossbeam_channel::bounded(QUEUE_FRAMES);
         let shared = Arc::new(SharedState::new());
         let seen = Arc::new(AtomicUsize::new(0));
+        let model_seen = seen.clone();
         let worker = Worker::spawn(
             rx,
             shared.clone(),
-            Some(Box::new(CountingModel(seen.clone()))),
+            WorkerConfig {
+                model: Some(Box::new(move || {
+                    Ok(Box::new(FakeModel(model_seen)) as Box<dyn EmotionModel>)
+                })),
+                ..WorkerConfig::default()
+            },
         )
         .unwrap();
-        let tone: Vec<f32> = (0..16_000)
-            .map(|i| 0.2 * (2.0 * std::f32::consts::PI * 180.0 * i as f32 / 16_000.0).sin())
-            .collect();
         let mut fe = FrontEnd::new();
         let mut sent = 0;
-        fe.push(&tone, |f| {
+        fe.push(&tone(), |f| {
             tx.try_send(*f).unwrap();
             sent += 1;
         });
-        let t0 = Instant::now();
-        while shared.status().frames_processed < sent && t0.elapsed() < Duration::from_secs(5) {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        assert_eq!(shared.status().frames_processed, sent);
+        wait_for(&shared, sent);
+        let st = shared.status();
+        assert_eq!(st.frames_processed, sent);
         assert_eq!(seen.load(Ordering::Relaxed) as u64, sent);
-        assert!(shared.worker_alive());
-        assert!(shared.outputs().voice > 0.9);
+        assert!(
+            st.worker_alive && st.model_active && st.model_state == "fake on CPU",
+            "{st:?}"
+        );
+        assert!(st.emotion_updates >= 2, "{st:?}");
+        let out = shared.outputs();
+        assert!(out.voice > 0.9);
+        let emotion = out.emotion.unwrap();
+        assert_eq!(emotion.dominant, 2);
+        assert_eq!((emotion.valence, emotion.arousal), (0.8, 0.5));
         drop(worker);
         std::thread::sleep(Duration::from_millis(1100));
         assert!(!shared.worker_alive());
+    }
+
+    #[test]
+    fn a_model_that_fails_to_load_leaves_prosody_running_and_says_why() {
+        let (tx, rx) = crossbeam_channel::bounded(QUEUE_FRAMES);
+        let shared = Arc::new(SharedState::new());
+        let _worker = Worker::spawn(
+            rx,
+            shared.clone(),
+            WorkerConfig {
+                model: Some(Box::new(|| Err("emotion model not found".to_string()))),
+                ..WorkerConfig::default()
+            },
+        )
+        .unwrap();
+        let mut fe = FrontEnd::new();
+        let mut sent = 0;
+        fe.push(&tone(), |f| {
+            tx.try_send(*f).unwrap();
+            sent += 1;
+        });
+        wait_for(&shared, sent);
+        let st = shared.status();
+        assert_eq!(st.frames_processed, sent);
+        assert!(!st.model_active && st.model_state == "not running: emotion model not found");
+        assert!(shared.outputs().emotion.is_none());
     }
 }

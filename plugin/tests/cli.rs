@@ -12,6 +12,16 @@ fn sentio(args: &[&str]) -> Output {
         .expect("run sentio")
 }
 
+/// `sentio analyze` without the emotion model: these tests are about the prosody path.
+fn analyze(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sentio"))
+        .arg("analyze")
+        .args(args)
+        .arg("--no-model")
+        .output()
+        .expect("run sentio")
+}
+
 fn demo() -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../demo/sentio-demo.flac")
@@ -60,7 +70,7 @@ fn one_error_line(out: &Output, needle: &str) {
 
 #[test]
 fn demo_timeline_as_json_has_voice_in_speech_and_silence_in_gaps() {
-    let out = sentio(&["analyze", &demo(), "--format", "json"]);
+    let out = analyze(&[&demo(), "--format", "json"]);
     assert!(
         out.status.success(),
         "{}",
@@ -93,22 +103,18 @@ fn demo_timeline_as_json_has_voice_in_speech_and_silence_in_gaps() {
 
 #[test]
 fn csv_and_table_formats() {
-    let out = sentio(&[
-        "analyze",
-        &demo(),
-        "--format",
-        "csv",
-        "--interval-ms",
-        "1000",
-    ]);
+    let out = analyze(&[&demo(), "--format", "csv", "--interval-ms", "1000"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("t,voice,level_db,pitch_hz"));
+    assert_eq!(
+        lines.next(),
+        Some("t,voice,level_db,pitch_hz,dominant,valence,arousal,neutral,calm,happy,sad,angry,fearful,disgust,surprised")
+    );
     assert_eq!(lines.count(), 27);
     assert!(String::from_utf8_lossy(&out.stderr).contains("frames processed 2641"));
 
-    let out = sentio(&["analyze", &demo(), "--interval-ms", "1000"]);
+    let out = analyze(&[&demo(), "--interval-ms", "1000"]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("level dBFS") && text.contains("status: frames processed 2641"));
 }
@@ -127,8 +133,7 @@ fn osc_bundles_reach_a_listener() {
         }
         packets
     });
-    let out = sentio(&[
-        "analyze",
+    let out = analyze(&[
         &demo(),
         "--osc",
         &target,
@@ -172,7 +177,7 @@ fn a_refusing_osc_target_warns_once_and_the_analysis_completes() {
     let closed = UdpSocket::bind("127.0.0.1:0").unwrap();
     let target = format!("127.0.0.1:{}", closed.local_addr().unwrap().port());
     drop(closed);
-    let out = sentio(&["analyze", &demo(), "--osc", &target, "--format", "json"]);
+    let out = analyze(&[&demo(), "--osc", &target, "--format", "json"]);
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.matches("warning:").count(), 1, "{err}");
@@ -191,7 +196,7 @@ fn odd_rates_and_stereo_files_work() {
         samples.extend([s, s]);
     }
     write_wav(&path, 22_050, 2, &samples);
-    let out = sentio(&["analyze", path.to_str().unwrap(), "--format", "json"]);
+    let out = analyze(&[path.to_str().unwrap(), "--format", "json"]);
     assert!(
         out.status.success(),
         "{}",
@@ -210,35 +215,32 @@ fn odd_rates_and_stereo_files_work() {
 #[test]
 fn bad_inputs_give_one_clear_error_line() {
     one_error_line(
-        &sentio(&["analyze", "/no/such/file.wav"]),
+        &analyze(&["/no/such/file.wav"]),
         "cannot open /no/such/file.wav",
     );
     one_error_line(
-        &sentio(&["analyze", std::env::temp_dir().to_str().unwrap()]),
+        &analyze(&[std::env::temp_dir().to_str().unwrap()]),
         "is a directory",
     );
 
     let text = scratch("notes.wav");
     std::fs::write(&text, "this is not audio at all, just text pretending").unwrap();
-    one_error_line(&sentio(&["analyze", text.to_str().unwrap()]), "unsupported");
+    one_error_line(&analyze(&[text.to_str().unwrap()]), "unsupported");
 
     let empty = scratch("empty.flac");
     std::fs::write(&empty, b"").unwrap();
-    one_error_line(&sentio(&["analyze", empty.to_str().unwrap()]), "empty.flac");
+    one_error_line(&analyze(&[empty.to_str().unwrap()]), "empty.flac");
 
     let no_samples = scratch("no-samples.wav");
     write_wav(&no_samples, 16_000, 1, &[]);
     one_error_line(
-        &sentio(&["analyze", no_samples.to_str().unwrap()]),
+        &analyze(&[no_samples.to_str().unwrap()]),
         "contains no audio",
     );
 
+    one_error_line(&analyze(&[&demo(), "--osc", "nonsense"]), "HOST:PORT");
     one_error_line(
-        &sentio(&["analyze", &demo(), "--osc", "nonsense"]),
-        "HOST:PORT",
-    );
-    one_error_line(
-        &sentio(&["analyze", &demo(), "--osc-prefix", "/a b"]),
+        &analyze(&[&demo(), "--osc-prefix", "/a b"]),
         "invalid OSC prefix",
     );
 }

@@ -1,6 +1,7 @@
 //! Project tasks: `cargo xtask <task>`.
 //!
 //! - `bundle …`      nice-plug's bundler (e.g. `cargo xtask bundle sentio --release`)
+//! - `setup`         fetch and verify the ONNX Runtime library (PyPI wheel) into `models/runtime/`
 //! - `bundle-all`    the release bundles plus a debug bundle built with `assert_process_allocs`
 //!                   (in `target/bundled-debug/`), which the host tests load
 //! - `demo`          build the CLI and analyse the built-in demo live, sending OSC to 127.0.0.1:9000
@@ -12,15 +13,19 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+mod setup;
+
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let task = args.next().unwrap_or_default();
     let rest: Vec<String> = args.collect();
     nice_plug_xtask::chdir_workspace_root()?;
     match task.as_str() {
+        "setup" => setup::setup(),
         "bundle-all" => bundle_all(),
         "demo" => demo(&rest),
         "test" => {
+            setup::setup()?;
             bundle_all()?;
             cargo(&["test", "--workspace"], &rest)
         }
@@ -85,6 +90,7 @@ fn bundle_all() -> Result<()> {
 }
 
 fn demo(extra: &[String]) -> Result<()> {
+    setup::setup()?;
     cargo(
         &["build", "--release", "-p", "sentio", "--bin", "sentio"],
         &[],

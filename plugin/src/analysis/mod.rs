@@ -1,8 +1,7 @@
-//! Worker-side analysis: feature frames → voice activity, level, pitch (and, through
-//! [`model::EmotionModel`], emotion). Runs on the analysis worker and in the CLI alike.
+//! Worker-side analysis: feature frames → voice activity, level, pitch (emotion lives in
+//! [`crate::emotion`]). Runs on the analysis worker and in the CLI alike.
 
 pub mod loudness;
-pub mod model;
 pub mod pitch;
 pub mod vad;
 

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::decode::decode;
 use super::{AnalyzeArgs, Format};
+use crate::emotion::CLASSES;
 use crate::output::osc::{build_bundle, normalize_prefix, OscSender};
 use crate::pipeline::Pipeline;
 use crate::state::{Outputs, SharedState, Status};
@@ -20,6 +21,33 @@ struct Row {
     voice: f32,
     level_db: f32,
     pitch_hz: f32,
+    /// Absent until the model has classified a window (or when no model runs).
+    emotion: Option<EmotionRow>,
+}
+
+#[derive(Serialize)]
+struct EmotionRow {
+    dominant: &'static str,
+    valence: f32,
+    arousal: f32,
+    probs: std::collections::BTreeMap<&'static str, f32>,
+}
+
+impl Row {
+    fn new(t: f64, o: &Outputs, updates: u64) -> Self {
+        Self {
+            t,
+            voice: o.voice,
+            level_db: o.level_db,
+            pitch_hz: o.pitch_hz,
+            emotion: o.emotion.filter(|_| updates > 0).map(|e| EmotionRow {
+                dominant: CLASSES[e.dominant],
+                valence: e.valence,
+                arousal: e.arousal,
+                probs: CLASSES.iter().copied().zip(e.probs).collect(),
+            }),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -58,11 +86,16 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
     };
 
     let shared = Arc::new(SharedState::new());
-    let mut pipeline = Pipeline::new(audio.sample_rate as f32, shared.clone())?;
+    let mut pipeline = Pipeline::new(
+        audio.sample_rate as f32,
+        shared.clone(),
+        args.model.worker_config()?,
+    )?;
     let step = ((audio.sample_rate as u64 * args.interval_ms as u64) / 1000).max(1) as usize;
     let mut stdout = std::io::stdout().lock();
     let mut rows = Vec::new();
     let mut warned = false;
+    let mut warned_model = false;
 
     if args.format == Format::Table {
         writeln!(
@@ -75,11 +108,15 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
         )?;
         writeln!(
             stdout,
-            "{:>8}  {:<22} {:>10}  {:>8}",
-            "time", "voice", "level dBFS", "pitch Hz"
+            "{:>8}  {:<22} {:>10}  {:>8}  {:<16} {:>7} {:>7}",
+            "time", "voice", "level dBFS", "pitch Hz", "emotion", "valence", "arousal"
         )?;
     } else if args.format == Format::Csv {
-        writeln!(stdout, "t,voice,level_db,pitch_hz")?;
+        writeln!(
+            stdout,
+            "t,voice,level_db,pitch_hz,dominant,valence,arousal,{}",
+            CLASSES.join(",")
+        )?;
     }
 
     let started = Instant::now();
@@ -89,6 +126,16 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
         let block: Vec<&[f32]> = audio.channels.iter().map(|c| &c[start..end]).collect();
         pipeline.feed(&block);
         let out = pipeline.sync()?;
+        if !warned_model {
+            warned_model = true;
+            let st = shared.status();
+            if !args.model.no_model && !st.model_active {
+                eprintln!(
+                    "warning: emotion model {} (voice, level and pitch continue)",
+                    st.model_state
+                );
+            }
+        }
         let t = end as f64 / audio.sample_rate as f64;
         if args.realtime {
             let due = Duration::from_secs_f64(t);
@@ -111,13 +158,9 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
                 }
             }
         }
-        print_row(&mut stdout, args.format, t, &out)?;
-        rows.push(Row {
-            t,
-            voice: out.voice,
-            level_db: out.level_db,
-            pitch_hz: out.pitch_hz,
-        });
+        let row = Row::new(t, &out, shared.emotion_updates.load(Relaxed));
+        print_row(&mut stdout, args.format, &row)?;
+        rows.push(row);
         start = end;
     }
 
@@ -148,27 +191,49 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
     Ok(())
 }
 
-fn print_row(w: &mut impl Write, format: Format, t: f64, o: &Outputs) -> Result<()> {
+fn print_row(w: &mut impl Write, format: Format, r: &Row) -> Result<()> {
     match format {
         Format::Table => {
-            let bar = "█".repeat((o.voice.clamp(0.0, 1.0) * 16.0).round() as usize);
-            let pitch = if o.pitch_hz > 0.0 {
-                format!("{:.0}", o.pitch_hz)
+            let bar = "█".repeat((r.voice.clamp(0.0, 1.0) * 16.0).round() as usize);
+            let pitch = if r.pitch_hz > 0.0 {
+                format!("{:.0}", r.pitch_hz)
             } else {
                 "—".into()
             };
+            let emotion = match &r.emotion {
+                Some(e) => format!(
+                    "{:<10} {:>4.0}%  {:>+6.2}  {:>+6.2}",
+                    e.dominant,
+                    e.probs[e.dominant] * 100.0,
+                    e.valence,
+                    e.arousal
+                ),
+                None => "—".into(),
+            };
             writeln!(
                 w,
-                "{t:>7.2}s  {:.2} {bar:<17} {:>10.1}  {pitch:>8}",
-                o.voice, o.level_db
+                "{:>7.2}s  {:.2} {bar:<17} {:>10.1}  {pitch:>8}  {emotion}",
+                r.t, r.voice, r.level_db
             )?;
             w.flush()?;
         }
-        Format::Csv => writeln!(
-            w,
-            "{t:.3},{:.4},{:.2},{:.1}",
-            o.voice, o.level_db, o.pitch_hz
-        )?,
+        Format::Csv => {
+            write!(
+                w,
+                "{:.3},{:.4},{:.2},{:.1}",
+                r.t, r.voice, r.level_db, r.pitch_hz
+            )?;
+            match &r.emotion {
+                Some(e) => {
+                    write!(w, ",{},{:.4},{:.4}", e.dominant, e.valence, e.arousal)?;
+                    for c in CLASSES {
+                        write!(w, ",{:.4}", e.probs[c])?;
+                    }
+                    writeln!(w)?;
+                }
+                None => writeln!(w, ",,,{}", ",".repeat(CLASSES.len()))?,
+            }
+        }
         Format::Json => {}
     }
     Ok(())

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use rosc::{OscBundle, OscMessage, OscPacket, OscTime, OscType};
 
+use crate::emotion::CLASSES;
 use crate::state::{Outputs, SharedState, Status};
 
 pub const DEFAULT_HOST: &str = "127.0.0.1";
@@ -72,41 +73,56 @@ fn clamp_i32(v: u64) -> i32 {
     v.min(i32::MAX as u64) as i32
 }
 
-/// The bundle for one update. `prefix` must already be normalised.
+/// The bundle for one update. `prefix` must already be normalised. Emotion addresses appear once
+/// a model is running.
 pub fn build_bundle(prefix: &str, out: &Outputs, status: &Status) -> OscPacket {
     let finite = |v: f32, fallback: f32| if v.is_finite() { v } else { fallback };
+    let f = |v: f32| OscType::Float(finite(v, 0.0));
+    let mut content = vec![
+        msg(prefix, "voice", vec![f(out.voice)]),
+        msg(
+            prefix,
+            "level",
+            vec![OscType::Float(finite(out.level_db, -100.0))],
+        ),
+        msg(prefix, "pitch", vec![f(out.pitch_hz)]),
+    ];
+    if let Some(e) = &out.emotion {
+        for (class, p) in CLASSES.iter().zip(e.probs) {
+            content.push(msg(prefix, &format!("emotion/{class}"), vec![f(p)]));
+        }
+        content.push(msg(
+            prefix,
+            "probs",
+            e.probs.iter().map(|&p| f(p)).collect(),
+        ));
+        content.push(msg(
+            prefix,
+            "dominant",
+            vec![
+                OscType::String(CLASSES[e.dominant].into()),
+                f(e.probs[e.dominant]),
+            ],
+        ));
+        content.push(msg(prefix, "valence", vec![f(e.valence)]));
+        content.push(msg(prefix, "arousal", vec![f(e.arousal)]));
+    }
+    content.push(msg(
+        prefix,
+        "status",
+        vec![
+            OscType::Int(clamp_i32(status.frames_processed)),
+            OscType::Int(clamp_i32(status.frames_dropped)),
+            OscType::Int(status.worker_alive as i32),
+            OscType::Int(clamp_i32(status.osc_errors)),
+        ],
+    ));
     OscPacket::Bundle(OscBundle {
         timetag: OscTime {
             seconds: 0,
             fractional: 1,
         },
-        content: vec![
-            msg(
-                prefix,
-                "voice",
-                vec![OscType::Float(finite(out.voice, 0.0))],
-            ),
-            msg(
-                prefix,
-                "level",
-                vec![OscType::Float(finite(out.level_db, -100.0))],
-            ),
-            msg(
-                prefix,
-                "pitch",
-                vec![OscType::Float(finite(out.pitch_hz, 0.0))],
-            ),
-            msg(
-                prefix,
-                "status",
-                vec![
-                    OscType::Int(clamp_i32(status.frames_processed)),
-                    OscType::Int(clamp_i32(status.frames_dropped)),
-                    OscType::Int(status.worker_alive as i32),
-                    OscType::Int(clamp_i32(status.osc_errors)),
-                ],
-            ),
-        ],
+        content,
     })
 }
 
@@ -272,6 +288,9 @@ mod tests {
             osc_sent: 0,
             osc_errors: 0,
             osc_state: String::new(),
+            model_active: false,
+            model_state: String::new(),
+            emotion_updates: 0,
         }
     }
 
@@ -296,6 +315,7 @@ mod tests {
             voice: 0.75,
             level_db: -23.5,
             pitch_hz: f32::NAN,
+            emotion: None,
         };
         tx.send(&build_bundle("/sentio", &out, &status())).unwrap();
         let mut buf = [0u8; 2048];
@@ -334,6 +354,45 @@ mod tests {
                 OscType::Int(0)
             ]
         );
+    }
+
+    #[test]
+    fn emotion_addresses_follow_design_md_when_a_model_runs() {
+        let mut probs = [0.0; 8];
+        probs[4] = 0.7;
+        probs[0] = 0.3;
+        let out = Outputs {
+            emotion: Some(crate::state::Emotion {
+                probs,
+                dominant: 4,
+                valence: -0.42,
+                arousal: 0.56,
+            }),
+            ..Outputs::default()
+        };
+        let OscPacket::Bundle(b) = build_bundle("/sentio", &out, &status()) else {
+            panic!()
+        };
+        let find = |addr: &str| {
+            b.content
+                .iter()
+                .find_map(|p| match p {
+                    OscPacket::Message(m) if m.addr == addr => Some(m.args.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| panic!("{addr} missing"))
+        };
+        assert_eq!(find("/sentio/emotion/angry"), [OscType::Float(0.7)]);
+        assert_eq!(find("/sentio/emotion/surprised"), [OscType::Float(0.0)]);
+        assert_eq!(find("/sentio/probs").len(), 8);
+        assert_eq!(find("/sentio/probs")[0], OscType::Float(0.3));
+        assert_eq!(
+            find("/sentio/dominant"),
+            [OscType::String("angry".into()), OscType::Float(0.7)]
+        );
+        assert_eq!(find("/sentio/valence"), [OscType::Float(-0.42)]);
+        assert_eq!(find("/sentio/arousal"), [OscType::Float(0.56)]);
+        assert_eq!(b.content.len(), 3 + 8 + 4 + 1);
     }
 
     #[test]

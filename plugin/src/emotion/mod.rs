@@ -1,0 +1,65 @@
+//! Emotion: the model seam, the ONNX acoustic model, and what turns its probabilities into outputs
+//! (smoothing, dominant class, valence and arousal).
+//!
+//! A model sees every feature frame on the analysis worker (never the audio thread), keeps its own
+//! sliding window and hop, and may block while it infers (ONNX Runtime on CPU or CUDA).
+
+pub mod circumplex;
+pub mod normalize;
+pub mod onnx_model;
+pub mod runtime;
+pub mod sidecar;
+pub mod smoothing;
+
+use crate::dsp::FeatureFrame;
+use normalize::Calibration;
+
+/// Output classes, in the order every output (OSC, MIDI, JSON) uses.
+pub const CLASSES: [&str; 8] = [
+    "neutral",
+    "calm",
+    "happy",
+    "sad",
+    "angry",
+    "fearful",
+    "disgust",
+    "surprised",
+];
+pub const N_CLASSES: usize = CLASSES.len();
+
+/// Where a model runs; reported in the status so users see when a GPU request fell back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecutionBackend {
+    Cpu,
+    Cuda,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EmotionEstimate {
+    /// Index of the last frame the estimate has seen.
+    pub frame_index: u64,
+    /// Class probabilities in `CLASSES` order, summing to 1.
+    pub probs: [f32; N_CLASSES],
+}
+
+pub trait EmotionModel: Send {
+    fn name(&self) -> &str;
+    fn backend(&self) -> ExecutionBackend;
+    /// Feed one frame (and whether the analysis judged it voiced); returns a new estimate when the
+    /// model's hop completes.
+    fn push(
+        &mut self,
+        frame: &FeatureFrame,
+        voiced: bool,
+    ) -> Result<Option<EmotionEstimate>, String>;
+    /// Start (`on`) or finish recording a "calibrate to my voice" take; finishing returns the
+    /// calibration (already in use) or why it failed.
+    fn record_calibration(&mut self, _on: bool) -> Option<Result<Calibration, String>> {
+        None
+    }
+    fn set_calibration(&mut self, _c: Option<Calibration>) -> Result<(), String> {
+        Ok(())
+    }
+    /// Forget buffered frames (a new stream starts).
+    fn reset(&mut self);
+}

@@ -1,0 +1,277 @@
+//! The shipped acoustic model through ONNX Runtime: a sliding window of normalised frames,
+//! classified every hop.
+
+use std::path::{Path, PathBuf};
+
+use ort::session::Session;
+use ort::value::TensorRef;
+
+use super::normalize::{Calibration, SpeakerNormalizer};
+use super::runtime::{environment, find_model, Device};
+use super::sidecar::Sidecar;
+use super::{EmotionEstimate, EmotionModel, ExecutionBackend, N_CLASSES};
+use crate::dsp::FeatureFrame;
+
+/// Windows with less voiced speech than this share are not classified (the outputs hold).
+const MIN_VOICED_SHARE: f32 = 0.2;
+
+#[derive(Debug, Clone)]
+pub struct ModelOptions {
+    pub device: Device,
+    /// Frames between inferences (10 ms each).
+    pub hop_frames: usize,
+    pub calibration: Option<Calibration>,
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        Self {
+            device: Device::Auto,
+            hop_frames: 25,
+            calibration: None,
+        }
+    }
+}
+
+pub struct OnnxEmotionModel {
+    session: Session,
+    sidecar: Sidecar,
+    normalizer: SpeakerNormalizer,
+    /// Raw (unnormalised) selected columns of the last `window_frames` frames, oldest first once
+    /// `filled == window_frames` (rotated on read).
+    ring: Vec<f32>,
+    voiced: Vec<bool>,
+    next: usize,
+    filled: usize,
+    since_hop: usize,
+    hop_frames: usize,
+    input: Vec<f32>,
+    backend: ExecutionBackend,
+    /// Voiced rows collected while the user records a calibration.
+    recording: Option<Vec<Vec<f32>>>,
+    /// What the user should know about how the model runs (e.g. a CUDA fallback).
+    pub note: String,
+    name: String,
+}
+
+fn session(path: &Path, device: Device) -> Result<(Session, ExecutionBackend, String), String> {
+    let env = environment()?;
+    let err = |e: ort::Error<ort::session::builder::SessionBuilder>| e.to_string();
+    let builder = Session::builder(env)
+        .map_err(|e| e.to_string())?
+        .with_intra_threads(1)
+        .map_err(err)?;
+    let (mut builder, backend, note) = match device {
+        Device::Cpu => (builder, ExecutionBackend::Cpu, String::new()),
+        Device::Auto | Device::Cuda => with_cuda(builder, device),
+    };
+    let session = builder
+        .commit_from_file(path)
+        .map_err(|e| format!("cannot load the emotion model {}: {e}", path.display()))?;
+    Ok((session, backend, note))
+}
+
+#[cfg(feature = "cuda")]
+fn with_cuda(
+    builder: ort::session::builder::SessionBuilder,
+    device: Device,
+) -> (
+    ort::session::builder::SessionBuilder,
+    ExecutionBackend,
+    String,
+) {
+    let cuda = ort::ep::CUDA::default().build().error_on_failure();
+    match builder.with_execution_providers([cuda]) {
+        Ok(b) => (b, ExecutionBackend::Cuda, String::new()),
+        Err(e) => {
+            let note = if device == Device::Cuda {
+                format!("CUDA requested but unavailable ({e}); running on CPU")
+            } else {
+                String::new()
+            };
+            (e.recover(), ExecutionBackend::Cpu, note)
+        }
+    }
+}
+
+#[cfg(not(feature = "cuda"))]
+fn with_cuda(
+    builder: ort::session::builder::SessionBuilder,
+    device: Device,
+) -> (
+    ort::session::builder::SessionBuilder,
+    ExecutionBackend,
+    String,
+) {
+    let note = if device == Device::Cuda {
+        "CUDA requested but this build has no CUDA support (build with --features cuda); running on CPU".into()
+    } else {
+        String::new()
+    };
+    (builder, ExecutionBackend::Cpu, note)
+}
+
+impl OnnxEmotionModel {
+    /// The installed model (see [`super::runtime`] for where it is looked for).
+    pub fn load(options: &ModelOptions) -> Result<Self, String> {
+        Self::load_from(&find_model()?, options)
+    }
+
+    pub fn load_from(path: &Path, options: &ModelOptions) -> Result<Self, String> {
+        let sidecar = Sidecar::load(&sidecar_path(path))?;
+        let (session, backend, note) = session(path, options.device)?;
+        let width = sidecar.width();
+        let mut normalizer = SpeakerNormalizer::new(
+            sidecar.normalization.global_mean.clone(),
+            sidecar.normalization.global_std.clone(),
+            sidecar.normalization.mode == "speaker",
+        );
+        normalizer.set_calibration(options.calibration.clone())?;
+        Ok(Self {
+            ring: vec![0.0; sidecar.window_frames * width],
+            voiced: vec![false; sidecar.window_frames],
+            input: Vec::with_capacity(sidecar.window_frames * width),
+            next: 0,
+            filled: 0,
+            since_hop: 0,
+            hop_frames: options.hop_frames.max(1),
+            name: path
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default(),
+            session,
+            sidecar,
+            normalizer,
+            backend,
+            note,
+            recording: None,
+        })
+    }
+
+    pub fn sidecar(&self) -> &Sidecar {
+        &self.sidecar
+    }
+
+    /// Probabilities for already-normalised rows (`frames × width`, row-major).
+    pub fn infer(&mut self, rows: &[f32]) -> Result<[f32; N_CLASSES], String> {
+        let width = self.sidecar.width();
+        let frames = rows.len() / width;
+        let tensor = TensorRef::from_array_view(([1usize, frames, width], rows))
+            .map_err(|e| format!("model input: {e}"))?;
+        let outputs = self
+            .session
+            .run(ort::inputs![self.sidecar.input.as_str() => tensor])
+            .map_err(|e| format!("model inference: {e}"))?;
+        let (_, probs) = outputs[self.sidecar.output.as_str()]
+            .try_extract_tensor::<f32>()
+            .map_err(|e| format!("model output: {e}"))?;
+        if probs.len() != N_CLASSES || probs.iter().any(|p| !p.is_finite()) {
+            return Err(format!(
+                "model output is not {N_CLASSES} finite probabilities"
+            ));
+        }
+        Ok(std::array::from_fn(|i| probs[i]))
+    }
+
+    fn window_rows(&mut self) -> usize {
+        let width = self.sidecar.width();
+        let cap = self.sidecar.window_frames;
+        self.input.clear();
+        let start = if self.filled < cap { 0 } else { self.next };
+        for k in 0..self.filled {
+            let i = (start + k) % cap;
+            let from = self.input.len();
+            self.input
+                .extend_from_slice(&self.ring[i * width..(i + 1) * width]);
+            self.normalizer.apply(&mut self.input[from..]);
+        }
+        self.filled
+    }
+}
+
+fn sidecar_path(model: &Path) -> PathBuf {
+    model.with_extension("json")
+}
+
+impl EmotionModel for OnnxEmotionModel {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn backend(&self) -> ExecutionBackend {
+        self.backend
+    }
+
+    fn push(
+        &mut self,
+        frame: &FeatureFrame,
+        voiced: bool,
+    ) -> Result<Option<EmotionEstimate>, String> {
+        let width = self.sidecar.width();
+        let [start, end] = self.sidecar.columns;
+        let all: Vec<f32> = frame
+            .logmel
+            .iter()
+            .chain(&frame.mfcc)
+            .copied()
+            .chain([frame.energy_db])
+            .collect();
+        let row = &all[start..end];
+        self.normalizer.observe(row, voiced);
+        if let (Some(rec), true) = (self.recording.as_mut(), voiced) {
+            rec.push(row.to_vec());
+        }
+        self.ring[self.next * width..(self.next + 1) * width].copy_from_slice(row);
+        self.voiced[self.next] = voiced;
+        self.next = (self.next + 1) % self.sidecar.window_frames;
+        self.filled = (self.filled + 1).min(self.sidecar.window_frames);
+        self.since_hop += 1;
+        if self.since_hop < self.hop_frames || self.filled < self.sidecar.min_frames {
+            return Ok(None);
+        }
+        self.since_hop = 0;
+        let voiced_share =
+            self.voiced[..self.filled].iter().filter(|v| **v).count() as f32 / self.filled as f32;
+        if voiced_share < MIN_VOICED_SHARE {
+            return Ok(None);
+        }
+        self.window_rows();
+        let rows = std::mem::take(&mut self.input);
+        let result = self.infer(&rows);
+        self.input = rows;
+        Ok(Some(EmotionEstimate {
+            frame_index: frame.index,
+            probs: result?,
+        }))
+    }
+
+    fn record_calibration(&mut self, on: bool) -> Option<Result<Calibration, String>> {
+        match (on, self.recording.is_some()) {
+            (true, false) => {
+                self.recording = Some(Vec::new());
+                None
+            }
+            (false, true) => {
+                let rows = self.recording.take().unwrap_or_default();
+                let result = Calibration::from_rows(&rows);
+                if let Ok(c) = &result {
+                    // Cannot fail: the rows have the model's width.
+                    let _ = self.normalizer.set_calibration(Some(c.clone()));
+                }
+                Some(result)
+            }
+            _ => None,
+        }
+    }
+
+    fn set_calibration(&mut self, c: Option<Calibration>) -> Result<(), String> {
+        self.normalizer.set_calibration(c)
+    }
+
+    fn reset(&mut self) {
+        self.filled = 0;
+        self.next = 0;
+        self.since_hop = 0;
+        self.normalizer.reset();
+    }
+}

@@ -1,0 +1,107 @@
+//! Finding and loading ONNX Runtime and the model files.
+//!
+//! The runtime library is loaded by absolute path (never from the system search path, where a
+//! stale copy may lurk), once per process. Search order, first hit wins:
+//! 1. `SENTIO_ORT_LIB` (the library file) / `SENTIO_MODEL` (the `.onnx` file; its `.json` beside it)
+//! 2. the per-user data folder: `$SENTIO_DATA_DIR`, else `$XDG_DATA_HOME/sentio`, else
+//!    `~/.local/share/sentio` — `runtime/libonnxruntime.so.1.31.1` and `models/sentio-ser.onnx`
+//!    (`cargo xtask install` puts them there)
+//! 3. the source tree this binary was built from (`models/runtime/`, `models/acoustic/`), so
+//!    developers need no install step.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use ort::environment::Environment;
+
+pub const RUNTIME_FILE: &str = "libonnxruntime.so.1.31.1";
+pub const MODEL_FILE: &str = "sentio-ser.onnx";
+
+/// Execution-provider preference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+pub enum Device {
+    /// CUDA when it works, else CPU, quietly.
+    #[default]
+    Auto,
+    Cpu,
+    /// CUDA requested: a failure is reported (and CPU is used).
+    Cuda,
+}
+
+fn source_tree() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The per-user data folder.
+pub fn data_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("SENTIO_DATA_DIR") {
+        return Some(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME") {
+        return Some(PathBuf::from(d).join("sentio"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/sentio"))
+}
+
+fn find(env_var: &str, user_rel: &str, tree_rel: &str, what: &str) -> Result<PathBuf, String> {
+    let mut tried = Vec::new();
+    if let Some(p) = std::env::var_os(env_var) {
+        let p = PathBuf::from(p);
+        if p.is_file() {
+            return Ok(p);
+        }
+        return Err(format!(
+            "{env_var} points to {}, which does not exist",
+            p.display()
+        ));
+    }
+    let mut candidates: Vec<PathBuf> = data_dir().map(|d| d.join(user_rel)).into_iter().collect();
+    candidates.push(source_tree().join(tree_rel));
+    for c in candidates {
+        if c.is_file() {
+            return std::fs::canonicalize(&c).map_err(|e| format!("{}: {e}", c.display()));
+        }
+        tried.push(c.display().to_string());
+    }
+    Err(format!(
+        "{what} not found (looked in {}); run `cargo xtask setup` in the Sentio source tree, or set {env_var}",
+        tried.join(", ")
+    ))
+}
+
+pub fn find_runtime() -> Result<PathBuf, String> {
+    find(
+        "SENTIO_ORT_LIB",
+        &format!("runtime/{RUNTIME_FILE}"),
+        &format!("models/runtime/{RUNTIME_FILE}"),
+        "ONNX Runtime library",
+    )
+}
+
+pub fn find_model() -> Result<PathBuf, String> {
+    find(
+        "SENTIO_MODEL",
+        &format!("models/{MODEL_FILE}"),
+        &format!("models/acoustic/{MODEL_FILE}"),
+        "emotion model",
+    )
+}
+
+/// The process-wide ONNX Runtime environment, loaded on first use.
+pub fn environment() -> Result<&'static Environment, String> {
+    static ENV: OnceLock<Result<Environment, String>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let lib = find_runtime()?;
+        load(&lib)
+    })
+    .as_ref()
+    .map_err(Clone::clone)
+}
+
+fn load(lib: &Path) -> Result<Environment, String> {
+    ort::init_from(lib)
+        .map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", lib.display()))?
+        .with_name("sentio")
+        .build()
+        .map_err(|e| format!("cannot start ONNX Runtime: {e}"))
+}

