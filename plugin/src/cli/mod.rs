@@ -1,7 +1,9 @@
 //! The `sentio` command-line tool.
 
 mod analyze;
+mod calibrate;
 pub mod decode;
+pub mod eval;
 pub mod features;
 
 use std::path::PathBuf;
@@ -29,6 +31,10 @@ struct Cli {
 enum Command {
     /// Run the plugin's analysis on an audio file and print the timeline of its outputs.
     Analyze(AnalyzeArgs),
+    /// Evaluate the emotion model on labelled files (CSV manifest `path,label`).
+    Eval(eval::EvalArgs),
+    /// Measure a speaker's neutral voice for speaker normalisation (see --calibration).
+    Calibrate(calibrate::CalibrateArgs),
     /// Write the front end's features of audio files as .npy arrays (for model training).
     Features(features::FeaturesArgs),
 }
@@ -143,6 +149,8 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(&args),
         Command::Features(args) => features::run(&args),
+        Command::Eval(args) => eval::run(&args),
+        Command::Calibrate(args) => calibrate::run(&args),
     };
     match result {
         Ok(()) => 0,

@@ -24,7 +24,7 @@ pub struct Calibration {
 }
 
 impl Calibration {
-    /// Statistics of `rows` (each one frame's selected columns).
+    /// A calibration from `rows` (each one voiced frame's selected columns): at least 3 s.
     pub fn from_rows(rows: &[Vec<f32>]) -> Result<Self, String> {
         if rows.len() < MIN_CALIBRATION_FRAMES {
             return Err(format!(
@@ -33,7 +33,12 @@ impl Calibration {
                 rows.len() as f32 / 100.0
             ));
         }
-        let n = rows[0].len();
+        Ok(Self::estimate(rows))
+    }
+
+    /// Mean and standard deviation of `rows`, however few (at least one).
+    pub fn estimate(rows: &[Vec<f32>]) -> Self {
+        let n = rows.first().map_or(0, Vec::len);
         let mut mean = vec![0.0f64; n];
         let mut sq = vec![0.0f64; n];
         for r in rows {
@@ -49,11 +54,11 @@ impl Calibration {
             .zip(&mean)
             .map(|(s, m)| ((s / count - m * m).max(0.0).sqrt().max(1e-3)) as f32)
             .collect();
-        Ok(Self {
+        Self {
             mean: mean.iter().map(|&m| m as f32).collect(),
             std,
             frames: rows.len(),
-        })
+        }
     }
 }
 

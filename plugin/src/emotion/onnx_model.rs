@@ -173,6 +173,71 @@ impl OnnxEmotionModel {
         Ok(std::array::from_fn(|i| probs[i]))
     }
 
+    /// The model's columns of one frame.
+    pub fn columns(&self, frame: &FeatureFrame) -> Vec<f32> {
+        let [start, end] = self.sidecar.columns;
+        let all: Vec<f32> = frame
+            .logmel
+            .iter()
+            .chain(&frame.mfcc)
+            .copied()
+            .chain([frame.energy_db])
+            .collect();
+        all[start..end].to_vec()
+    }
+
+    /// File-level decision: windows of `window_frames` every `hop` frames over the clip, each
+    /// normalised with `stats` (the speaker's statistics; `None`: the shipped global ones) and
+    /// classified when at least 20 % of it is voiced, as live; the clip's probabilities are the
+    /// mean over those windows. A clip with no such window is classified whole.
+    pub fn classify_clip(
+        &mut self,
+        rows: &[Vec<f32>],
+        voiced: &[bool],
+        stats: Option<&Calibration>,
+    ) -> Result<[f32; N_CLASSES], String> {
+        if rows.is_empty() {
+            return Err("no frames (shorter than 25 ms)".into());
+        }
+        let width = self.sidecar.width();
+        let (mean, std) = match stats {
+            Some(c) => (c.mean.clone(), c.std.clone()),
+            None => (
+                self.sidecar.normalization.global_mean.clone(),
+                self.sidecar.normalization.global_std.clone(),
+            ),
+        };
+        let normalised: Vec<f32> = rows
+            .iter()
+            .flat_map(|r| r.iter().zip(&mean).zip(&std).map(|((x, m), s)| (x - m) / s))
+            .collect();
+        let win = self.sidecar.window_frames.min(rows.len());
+        let hop = self.hop_frames;
+        let mut sum = [0.0f32; N_CLASSES];
+        let mut windows = 0;
+        let mut start = 0;
+        loop {
+            let end = start + win;
+            let voiced_share =
+                voiced[start..end].iter().filter(|v| **v).count() as f32 / win as f32;
+            if voiced_share >= MIN_VOICED_SHARE {
+                let p = self.infer(&normalised[start * width..end * width])?;
+                for (s, p) in sum.iter_mut().zip(p) {
+                    *s += p;
+                }
+                windows += 1;
+            }
+            if end >= rows.len() {
+                break;
+            }
+            start = (start + hop).min(rows.len() - win);
+        }
+        if windows == 0 {
+            return self.infer(&normalised);
+        }
+        Ok(sum.map(|s| s / windows as f32))
+    }
+
     fn window_rows(&mut self) -> usize {
         let width = self.sidecar.width();
         let cap = self.sidecar.window_frames;
@@ -208,15 +273,8 @@ impl EmotionModel for OnnxEmotionModel {
         voiced: bool,
     ) -> Result<Option<EmotionEstimate>, String> {
         let width = self.sidecar.width();
-        let [start, end] = self.sidecar.columns;
-        let all: Vec<f32> = frame
-            .logmel
-            .iter()
-            .chain(&frame.mfcc)
-            .copied()
-            .chain([frame.energy_db])
-            .collect();
-        let row = &all[start..end];
+        let row = self.columns(frame);
+        let row = &row[..];
         self.normalizer.observe(row, voiced);
         if let (Some(rec), true) = (self.recording.as_mut(), voiced) {
             rec.push(row.to_vec());

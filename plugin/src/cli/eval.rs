@@ -1,0 +1,343 @@
+//! `sentio eval --manifest FILE.csv`: file-level emotion decisions against labels.
+//!
+//! Each file goes through the plugin's front end and voice activity; the model classifies sliding
+//! windows and the file's decision is the class with the highest mean window probability (see
+//! `OnnxEmotionModel::classify_clip`). When the manifest uses only some classes, the decision is
+//! restricted to those classes (the cross-corpus convention) unless `--all-classes`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+
+use super::features::extract;
+use super::ModelArgs;
+use crate::analysis::Analyzer;
+use crate::emotion::normalize::Calibration;
+use crate::emotion::{CLASSES, N_CLASSES};
+
+#[derive(clap::Args)]
+pub struct EvalArgs {
+    /// CSV with a header `path,label` (more columns allowed; a `speaker` column groups files for
+    /// speaker normalisation). Paths are relative to the CSV's folder.
+    #[arg(long)]
+    pub manifest: PathBuf,
+    /// Decide among all 8 classes even when the manifest uses fewer.
+    #[arg(long)]
+    pub all_classes: bool,
+    /// Feature statistics: per speaker (needs a `speaker` column), per file, or the model's
+    /// global ones. `auto`: speaker when the column exists, else global.
+    #[arg(long, value_enum, default_value_t = Normalize::Auto)]
+    pub normalize: Normalize,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Normalize {
+    Auto,
+    Speaker,
+    File,
+    Global,
+}
+
+struct Item {
+    row: usize,
+    path: PathBuf,
+    label: usize,
+    speaker: Option<String>,
+}
+
+fn read_manifest(path: &Path) -> Result<Vec<Item>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let (_, header) = lines
+        .next()
+        .with_context(|| format!("{}: empty manifest", path.display()))?;
+    let cols: Vec<String> = header.split(',').map(|c| c.trim().to_lowercase()).collect();
+    let col = |name: &str| cols.iter().position(|c| c == name);
+    let (Some(pi), Some(li)) = (col("path"), col("label")) else {
+        bail!(
+            "{}: the header must name the columns `path` and `label`, got {header:?}",
+            path.display()
+        );
+    };
+    let si = col("speaker");
+    let mut items = Vec::new();
+    for (i, line) in lines {
+        let row = i + 1;
+        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        if fields.len() != cols.len() {
+            bail!(
+                "{} row {row}: expected {} fields, got {}: {line:?}",
+                path.display(),
+                cols.len(),
+                fields.len()
+            );
+        }
+        let label = CLASSES
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(fields[li]))
+            .with_context(|| {
+                format!(
+                    "{} row {row}: unknown label {:?} (expected one of {})",
+                    path.display(),
+                    fields[li],
+                    CLASSES.join(", ")
+                )
+            })?;
+        if fields[pi].is_empty() {
+            bail!("{} row {row}: empty path", path.display());
+        }
+        items.push(Item {
+            row,
+            path: base.join(fields[pi]),
+            label,
+            speaker: si.map(|s| fields[s].to_string()),
+        });
+    }
+    if items.is_empty() {
+        bail!("{}: no rows", path.display());
+    }
+    Ok(items)
+}
+
+/// Confusion-matrix metrics over `classes` (indices into `CLASSES`).
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Metrics {
+    pub n: usize,
+    pub ua: f64,
+    pub wa: f64,
+    pub macro_f1: f64,
+    pub classes: Vec<&'static str>,
+    pub recall: BTreeMap<&'static str, f64>,
+    /// Rows: true class, columns: decided class, both in `classes` order.
+    pub confusion: Vec<Vec<usize>>,
+}
+
+pub fn metrics(classes: &[usize], pairs: &[(usize, usize)]) -> Metrics {
+    let k = classes.len();
+    let idx = |c: usize| classes.iter().position(|&x| x == c);
+    let mut confusion = vec![vec![0usize; k]; k];
+    for &(truth, decided) in pairs {
+        if let (Some(t), Some(d)) = (idx(truth), idx(decided)) {
+            confusion[t][d] += 1;
+        }
+    }
+    let n: usize = confusion.iter().flatten().sum();
+    let correct: usize = (0..k).map(|i| confusion[i][i]).sum();
+    let mut recall = BTreeMap::new();
+    let (mut recalls, mut f1s) = (Vec::new(), Vec::new());
+    for i in 0..k {
+        let support: usize = confusion[i].iter().sum();
+        let predicted: usize = (0..k).map(|t| confusion[t][i]).sum();
+        let tp = confusion[i][i] as f64;
+        let r = if support > 0 {
+            tp / support as f64
+        } else {
+            0.0
+        };
+        let p = if predicted > 0 {
+            tp / predicted as f64
+        } else {
+            0.0
+        };
+        if support > 0 {
+            recalls.push(r);
+            recall.insert(CLASSES[classes[i]], r);
+        }
+        f1s.push(if p + r > 0.0 {
+            2.0 * p * r / (p + r)
+        } else {
+            0.0
+        });
+    }
+    let mean = |v: &[f64]| {
+        if v.is_empty() {
+            0.0
+        } else {
+            v.iter().sum::<f64>() / v.len() as f64
+        }
+    };
+    Metrics {
+        n,
+        ua: mean(&recalls),
+        wa: if n > 0 {
+            correct as f64 / n as f64
+        } else {
+            0.0
+        },
+        macro_f1: mean(&f1s),
+        classes: classes.iter().map(|&c| CLASSES[c]).collect(),
+        recall,
+        confusion,
+    }
+}
+
+struct Clip {
+    rows: Vec<Vec<f32>>,
+    voiced: Vec<bool>,
+}
+
+pub fn run(args: &EvalArgs) -> Result<()> {
+    let items = read_manifest(&args.manifest)?;
+    let mut model = args.model.load()?;
+    let has_speaker = items.iter().all(|i| i.speaker.is_some());
+    let normalize = match args.normalize {
+        Normalize::Auto if has_speaker => Normalize::Speaker,
+        Normalize::Auto => Normalize::Global,
+        Normalize::Speaker if !has_speaker => bail!("--normalize speaker needs a `speaker` column"),
+        other => other,
+    };
+
+    let mut clips = Vec::with_capacity(items.len());
+    for item in &items {
+        let frames = extract(&item.path)
+            .with_context(|| format!("{} row {}", args.manifest.display(), item.row))?;
+        let mut analyzer = Analyzer::new();
+        clips.push(Clip {
+            voiced: frames
+                .iter()
+                .map(|f| analyzer.push(f).voice > 0.5)
+                .collect(),
+            rows: frames.iter().map(|f| model.columns(f)).collect(),
+        });
+    }
+    // Speaker statistics over each speaker's voiced frames across the manifest.
+    let mut speaker_stats: BTreeMap<&str, Calibration> = BTreeMap::new();
+    if normalize == Normalize::Speaker {
+        let mut by_speaker: BTreeMap<&str, Vec<Vec<f32>>> = BTreeMap::new();
+        for (item, clip) in items.iter().zip(&clips) {
+            let voiced = clip
+                .rows
+                .iter()
+                .zip(&clip.voiced)
+                .filter(|(_, v)| **v)
+                .map(|(r, _)| r.clone());
+            by_speaker
+                .entry(item.speaker.as_deref().unwrap_or(""))
+                .or_default()
+                .extend(voiced);
+        }
+        for (spk, rows) in by_speaker {
+            if !rows.is_empty() {
+                speaker_stats.insert(spk, Calibration::estimate(&rows));
+            }
+        }
+    }
+
+    let mut present = [false; N_CLASSES];
+    for item in &items {
+        present[item.label] = true;
+    }
+    let classes: Vec<usize> = (0..N_CLASSES)
+        .filter(|&c| args.all_classes || present[c])
+        .collect();
+    let mut pairs = Vec::with_capacity(items.len());
+    for (item, clip) in items.iter().zip(&clips) {
+        let file_stats;
+        let stats = match normalize {
+            Normalize::Speaker => speaker_stats.get(item.speaker.as_deref().unwrap_or("")),
+            Normalize::File => {
+                let voiced: Vec<Vec<f32>> = clip
+                    .rows
+                    .iter()
+                    .zip(&clip.voiced)
+                    .filter(|(_, v)| **v)
+                    .map(|(r, _)| r.clone())
+                    .collect();
+                file_stats = Calibration::estimate(if voiced.is_empty() {
+                    &clip.rows
+                } else {
+                    &voiced
+                });
+                Some(&file_stats)
+            }
+            _ => None,
+        };
+        let probs = model
+            .classify_clip(&clip.rows, &clip.voiced, stats)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| {
+                format!(
+                    "{} row {} ({})",
+                    args.manifest.display(),
+                    item.row,
+                    item.path.display()
+                )
+            })?;
+        let decided = *classes
+            .iter()
+            .max_by(|&&a, &&b| probs[a].total_cmp(&probs[b]))
+            .unwrap_or(&0);
+        pairs.push((item.label, decided));
+    }
+    let m = metrics(&classes, &pairs);
+    eprintln!(
+        "{} files, {} classes: UA {:.1} %, WA {:.1} %, macro-F1 {:.3}",
+        m.n,
+        m.classes.len(),
+        m.ua * 100.0,
+        m.wa * 100.0,
+        m.macro_f1
+    );
+    println!("{}", serde_json::to_string(&m)?);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_on_a_known_confusion() {
+        // Two classes: 3 "happy" (2 right), 1 "sad" (right).
+        let pairs = [(2, 2), (2, 2), (2, 3), (3, 3)];
+        let m = metrics(&[2, 3], &pairs);
+        assert_eq!(m.n, 4);
+        assert_eq!(m.confusion, vec![vec![2, 1], vec![0, 1]]);
+        assert!((m.wa - 0.75).abs() < 1e-12);
+        assert!((m.ua - (2.0 / 3.0 + 1.0) / 2.0).abs() < 1e-12);
+        // F1 happy: p=1, r=2/3 → 0.8; sad: p=0.5, r=1 → 2/3.
+        assert!((m.macro_f1 - (0.8 + 2.0 / 3.0) / 2.0).abs() < 1e-12);
+        assert_eq!(m.classes, ["happy", "sad"]);
+    }
+
+    #[test]
+    fn manifests_are_validated_row_by_row() {
+        let dir = std::env::temp_dir().join(format!("sentio-manifest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, text: &str| {
+            let p = dir.join(name);
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        let ok = read_manifest(&write(
+            "ok.csv",
+            "path,label,speaker\na.wav,Happy,s1\n\nb.wav,sad,s2\n",
+        ))
+        .unwrap();
+        assert_eq!(ok.len(), 2);
+        assert_eq!(ok[0].label, 2);
+        assert_eq!(ok[1].row, 4);
+        assert_eq!(ok[1].path, dir.join("b.wav"));
+        let err = read_manifest(&write("bad.csv", "path,label\na.wav,joy\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("row 2") && err.contains("\"joy\""), "{err}");
+        let err = read_manifest(&write("short.csv", "path,label\na.wav\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("row 2"), "{err}");
+        let err = read_manifest(&write("hdr.csv", "file,emotion\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`path` and `label`"), "{err}");
+    }
+}
