@@ -28,6 +28,8 @@ pub struct SharedState {
     pub model_active: AtomicBool,
     /// Emotion updates published so far.
     pub emotion_updates: AtomicU64,
+    /// Index of the last frame the latest emotion update has seen.
+    pub emotion_frame: AtomicU64,
     /// Human-readable state of the emotion model.
     pub model_state: Mutex<String>,
     /// Frames the worker has analysed.
@@ -93,7 +95,7 @@ impl SharedState {
         self.frames_processed.fetch_add(1, Relaxed);
     }
 
-    pub fn publish_emotion(&self, probs: &[f32; N_CLASSES]) {
+    pub fn publish_emotion(&self, probs: &[f32; N_CLASSES], frame_index: u64) {
         for (dst, p) in self.probs.iter().zip(probs) {
             dst.store(*p, Relaxed);
         }
@@ -101,6 +103,7 @@ impl SharedState {
         self.valence.store(v, Relaxed);
         self.arousal.store(a, Relaxed);
         self.dominant.store(dominant(probs) as u32, Relaxed);
+        self.emotion_frame.store(frame_index, Relaxed);
         self.emotion_updates.fetch_add(1, Relaxed);
     }
 

@@ -170,7 +170,7 @@ fn run(
                 });
                 last_estimate = Some(est.frame_index);
                 let probs = smoother.update(&est.probs, dt, settings.smoothing_s);
-                shared.publish_emotion(&probs);
+                shared.publish_emotion(&probs, est.frame_index);
             }
             Ok(None) => {}
             // A failed inference costs one update; the stream goes on.

@@ -111,6 +111,17 @@ fn demo(extra: &[String]) -> Result<()> {
 }
 
 fn bench() -> Result<()> {
+    setup::setup()?;
+    // The peers measured in the same run: librosa and ONNX Runtime from Python.
+    run(Command::new("python3").args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "-r",
+        "models/frontend_reference/requirements.txt",
+        "onnxruntime==1.31.1",
+    ]))?;
     bundle(&["--release"])?;
     cargo(
         &[
