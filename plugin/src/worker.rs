@@ -205,7 +205,7 @@ mod tests {
             let n = self.0.fetch_add(1, Ordering::Relaxed) + 1;
             let mut probs = [0.0; N_CLASSES];
             probs[2] = 1.0;
-            Ok((voiced && n % 25 == 0).then_some(EmotionEstimate {
+            Ok((voiced && n.is_multiple_of(25)).then_some(EmotionEstimate {
                 frame_index: f.index,
                 probs,
             }))

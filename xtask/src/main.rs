@@ -3,9 +3,11 @@
 //! - `bundle …`      nice-plug's bundler (e.g. `cargo xtask bundle sentio --release`)
 //! - `setup`         fetch and verify the ONNX Runtime library (PyPI wheel) into `models/runtime/`
 //! - `bundle-all`    the release bundles plus a debug bundle built with `assert_process_allocs`
-//!                   (in `target/bundled-debug/`), which the host tests load
+//!   (in `target/bundled-debug/`), which the host tests load
 //! - `demo`          build the CLI and analyse the built-in demo live, sending OSC to 127.0.0.1:9000
 //! - `test`          bundle-all, then every test in the workspace
+//! - `install`       release bundles into ~/.clap and ~/.vst3, runtime and model into
+//!   ~/.local/share/sentio (where the plugin looks for them)
 //! - `bench`         audio-thread cost of `process()` and front-end speed against librosa
 
 use std::path::{Path, PathBuf};
@@ -30,6 +32,7 @@ fn main() -> Result<()> {
             cargo(&["test", "--workspace"], &rest)
         }
         "bench" => bench(),
+        "install" => install(),
         _ => nice_plug_xtask::main_with_args("cargo xtask", std::iter::once(task).chain(rest)),
     }
 }
@@ -135,4 +138,43 @@ fn bench() -> Result<()> {
         ],
         &[],
     )
+}
+
+fn install() -> Result<()> {
+    setup::setup()?;
+    bundle(&["--release"])?;
+    let home = PathBuf::from(std::env::var_os("HOME").context("HOME is not set")?);
+    let data = match std::env::var_os("XDG_DATA_HOME") {
+        Some(d) => PathBuf::from(d).join("sentio"),
+        None => home.join(".local/share/sentio"),
+    };
+    let copies = [
+        ("target/bundled/Sentio.clap", home.join(".clap/Sentio.clap")),
+        ("target/bundled/Sentio.vst3", home.join(".vst3/Sentio.vst3")),
+        (
+            "models/runtime/libonnxruntime.so.1.31.1",
+            data.join("runtime/libonnxruntime.so.1.31.1"),
+        ),
+        (
+            "models/acoustic/sentio-ser.onnx",
+            data.join("models/sentio-ser.onnx"),
+        ),
+        (
+            "models/acoustic/sentio-ser.json",
+            data.join("models/sentio-ser.json"),
+        ),
+    ];
+    for (from, to) in copies {
+        let from = Path::new(from);
+        if !from.exists() {
+            eprintln!("skipping {} (not built)", from.display());
+            continue;
+        }
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        copy_tree(from, &to)?;
+        eprintln!("installed {}", to.display());
+    }
+    Ok(())
 }

@@ -42,6 +42,7 @@ pub enum Normalize {
     Global,
 }
 
+#[derive(Debug)]
 struct Item {
     row: usize,
     path: PathBuf,

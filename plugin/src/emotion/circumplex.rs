@@ -18,7 +18,7 @@ pub const COORDINATES: [(f32, f32); N_CLASSES] = [
 
 pub fn valence_arousal(probs: &[f32; N_CLASSES]) -> (f32, f32) {
     let total: f32 = probs.iter().sum();
-    if !(total > 0.0) {
+    if !total.is_finite() || total <= 0.0 {
         return (0.0, 0.0);
     }
     let (v, a) = probs

@@ -61,7 +61,12 @@ impl Sidecar {
         if self.normalization.global_mean.len() != n || self.normalization.global_std.len() != n {
             return Err(format!("normalisation statistics must have {n} values"));
         }
-        if self.normalization.global_std.iter().any(|s| !(*s > 0.0)) {
+        if self
+            .normalization
+            .global_std
+            .iter()
+            .any(|s| !s.is_finite() || *s <= 0.0)
+        {
             return Err("normalisation standard deviations must be positive".into());
         }
         if !matches!(self.normalization.mode.as_str(), "speaker" | "global") {

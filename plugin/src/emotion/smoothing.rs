@@ -3,14 +3,9 @@
 
 use super::N_CLASSES;
 
+#[derive(Default)]
 pub struct Smoother {
     state: Option<[f32; N_CLASSES]>,
-}
-
-impl Default for Smoother {
-    fn default() -> Self {
-        Self { state: None }
-    }
 }
 
 impl Smoother {
