@@ -328,6 +328,22 @@ impl ClapHost {
         })
     }
 
+    /// Switch to the CLAP offline render mode (a bounce): call before `activate`.
+    pub fn set_render_offline(&mut self, offline: bool) -> Result<()> {
+        use clack_extensions::render::{PluginRender, RenderMode};
+        let handle = self.instance.plugin_handle();
+        let ext: PluginRender = handle
+            .get_extension()
+            .ok_or_else(|| anyhow!("plugin has no render extension"))?;
+        let mode = if offline {
+            RenderMode::Offline
+        } else {
+            RenderMode::Realtime
+        };
+        ext.set(&handle, mode)
+            .map_err(|e| anyhow!("render.set({mode:?}) refused: {e}"))
+    }
+
     fn select_layout(&mut self, layout: Layout) -> Result<()> {
         let handle = self.instance.plugin_handle();
         if layout != Layout::Default {
