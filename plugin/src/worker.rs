@@ -114,7 +114,10 @@ fn load_model(
                 ExecutionBackend::Cpu => "CPU",
                 ExecutionBackend::Cuda => "CUDA",
             };
-            let label = format!("{} on {backend}", model.name());
+            let mut label = format!("{} on {backend}", model.name());
+            if !model.note().is_empty() {
+                label = format!("{label} — {}", model.note());
+            }
             shared.set_model_state(label.clone());
             shared.model_active.store(true, Ordering::Relaxed);
             Some((model, label))
@@ -219,37 +222,35 @@ mod tests {
             .collect()
     }
 
-    fn wait_for(shared: &SharedState, frames: u64) {
+    /// Runs one second of a voiced tone through a worker built with `model`; returns the worker
+    /// (still running), its shared state and the number of frames sent.
+    fn run_tone(model: ModelLoader) -> (Worker, Arc<SharedState>, u64) {
+        let (tx, rx) = crossbeam_channel::bounded(QUEUE_FRAMES);
+        let shared = Arc::new(SharedState::new());
+        let config = WorkerConfig {
+            model: Some(model),
+            ..WorkerConfig::default()
+        };
+        let worker = Worker::spawn(rx, shared.clone(), config).unwrap();
+        let mut sent = 0;
+        FrontEnd::new().push(&tone(), |f| {
+            tx.try_send(*f).unwrap();
+            sent += 1;
+        });
         let t0 = Instant::now();
-        while shared.status().frames_processed < frames && t0.elapsed() < Duration::from_secs(5) {
+        while shared.status().frames_processed < sent && t0.elapsed() < Duration::from_secs(5) {
             std::thread::sleep(Duration::from_millis(5));
         }
+        (worker, shared, sent)
     }
 
     #[test]
     fn worker_publishes_every_frame_and_the_models_estimates() {
-        let (tx, rx) = crossbeam_channel::bounded(QUEUE_FRAMES);
-        let shared = Arc::new(SharedState::new());
         let seen = Arc::new(AtomicUsize::new(0));
         let model_seen = seen.clone();
-        let worker = Worker::spawn(
-            rx,
-            shared.clone(),
-            WorkerConfig {
-                model: Some(Box::new(move || {
-                    Ok(Box::new(FakeModel(model_seen)) as Box<dyn EmotionModel>)
-                })),
-                ..WorkerConfig::default()
-            },
-        )
-        .unwrap();
-        let mut fe = FrontEnd::new();
-        let mut sent = 0;
-        fe.push(&tone(), |f| {
-            tx.try_send(*f).unwrap();
-            sent += 1;
-        });
-        wait_for(&shared, sent);
+        let (worker, shared, sent) = run_tone(Box::new(move || {
+            Ok(Box::new(FakeModel(model_seen)) as Box<dyn EmotionModel>)
+        }));
         let st = shared.status();
         assert_eq!(st.frames_processed, sent);
         assert_eq!(seen.load(Ordering::Relaxed) as u64, sent);
@@ -270,24 +271,8 @@ mod tests {
 
     #[test]
     fn a_model_that_fails_to_load_leaves_prosody_running_and_says_why() {
-        let (tx, rx) = crossbeam_channel::bounded(QUEUE_FRAMES);
-        let shared = Arc::new(SharedState::new());
-        let _worker = Worker::spawn(
-            rx,
-            shared.clone(),
-            WorkerConfig {
-                model: Some(Box::new(|| Err("emotion model not found".to_string()))),
-                ..WorkerConfig::default()
-            },
-        )
-        .unwrap();
-        let mut fe = FrontEnd::new();
-        let mut sent = 0;
-        fe.push(&tone(), |f| {
-            tx.try_send(*f).unwrap();
-            sent += 1;
-        });
-        wait_for(&shared, sent);
+        let (_worker, shared, sent) =
+            run_tone(Box::new(|| Err("emotion model not found".to_string())));
         let st = shared.status();
         assert_eq!(st.frames_processed, sent);
         assert!(!st.model_active && st.model_state == "not running: emotion model not found");

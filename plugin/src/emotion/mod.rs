@@ -45,6 +45,10 @@ pub struct EmotionEstimate {
 pub trait EmotionModel: Send {
     fn name(&self) -> &str;
     fn backend(&self) -> ExecutionBackend;
+    /// Anything the user should know about how it runs (e.g. a CUDA request that fell back).
+    fn note(&self) -> &str {
+        ""
+    }
     /// Feed one frame (and whether the analysis judged it voiced); returns a new estimate when the
     /// model's hop completes.
     fn push(

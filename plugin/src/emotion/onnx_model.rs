@@ -49,8 +49,7 @@ pub struct OnnxEmotionModel {
     backend: ExecutionBackend,
     /// Voiced rows collected while the user records a calibration.
     recording: Option<Vec<Vec<f32>>>,
-    /// What the user should know about how the model runs (e.g. a CUDA fallback).
-    pub note: String,
+    note: String,
     name: String,
 }
 
@@ -265,6 +264,10 @@ impl EmotionModel for OnnxEmotionModel {
 
     fn backend(&self) -> ExecutionBackend {
         self.backend
+    }
+
+    fn note(&self) -> &str {
+        &self.note
     }
 
     fn push(
