@@ -43,7 +43,13 @@ pub fn data_dir() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/sentio"))
 }
 
-fn find(env_var: &str, user_rel: &str, tree_rel: &str, what: &str) -> Result<PathBuf, String> {
+fn find(
+    env_var: &str,
+    user_rel: &str,
+    tree_rel: &str,
+    what: &str,
+    fix: &str,
+) -> Result<PathBuf, String> {
     let mut tried = Vec::new();
     if let Some(p) = std::env::var_os(env_var) {
         let p = PathBuf::from(p);
@@ -64,7 +70,7 @@ fn find(env_var: &str, user_rel: &str, tree_rel: &str, what: &str) -> Result<Pat
         tried.push(c.display().to_string());
     }
     Err(format!(
-        "{what} not found (looked in {}); run `cargo xtask setup` in the Sentio source tree, or set {env_var}",
+        "{what} not found (looked in {}); {fix}, or set {env_var}",
         tried.join(", ")
     ))
 }
@@ -75,6 +81,7 @@ pub fn find_runtime() -> Result<PathBuf, String> {
         &format!("runtime/{RUNTIME_FILE}"),
         &format!("models/runtime/{RUNTIME_FILE}"),
         "ONNX Runtime library",
+        "run `cargo xtask setup` in the Sentio source tree",
     )
 }
 
@@ -84,6 +91,7 @@ pub fn find_model() -> Result<PathBuf, String> {
         &format!("models/{MODEL_FILE}"),
         &format!("models/acoustic/{MODEL_FILE}"),
         "emotion model",
+        "run `cargo xtask install` in the Sentio source tree",
     )
 }
 
