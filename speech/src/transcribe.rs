@@ -1,0 +1,154 @@
+//! Whisper transcription through whisper-rs (whisper.cpp, CPU).
+
+use crate::ggml::GgmlFile;
+use anyhow::{ensure, Context, Result};
+use std::path::Path;
+use whisper_rs::{
+    FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
+};
+
+pub const SAMPLE_RATE: usize = 16_000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub start_s: f32,
+    pub end_s: f32,
+    pub text: String,
+}
+
+pub struct Transcriber {
+    state: WhisperState,
+    // Kept for the context's lifetime guarantees; the state holds its own reference too.
+    _ctx: WhisperContext,
+    language: String,
+    single_segment: bool,
+    n_threads: i32,
+}
+
+impl Transcriber {
+    /// Loads a ggml model. `language` is an ISO code such as `"en"`; `None` lets a multilingual
+    /// model detect it, at the cost of a second encoder pass per call. English-only models
+    /// ignore it.
+    pub fn load(ggml_path: &Path, language: Option<&str>) -> Result<Self> {
+        // Without hooks whisper.cpp prints its load and timing logs on stderr. With whisper-rs'
+        // default features the hooks discard them; SENTIO_WHISPER_LOG=1 keeps them for debugging.
+        if std::env::var_os("SENTIO_WHISPER_LOG").is_none() {
+            whisper_rs::install_logging_hooks();
+        }
+        // whisper.cpp aborts the process on some malformed files instead of failing, so the file
+        // is checked here first.
+        GgmlFile::open(ggml_path)?;
+        let path = ggml_path
+            .to_str()
+            .context("model path is not valid UTF-8")?;
+        let ctx = WhisperContext::new_with_params(path, WhisperContextParameters::default())
+            .with_context(|| format!("whisper.cpp could not load {}", ggml_path.display()))?;
+        let state = ctx.create_state().context("creating whisper state")?;
+        // English-only models have no language token, and "auto" would make whisper.cpp run a
+        // (meaningless) detection pass that doubles the encoder cost.
+        let language = match language {
+            _ if !ctx.is_multilingual() => "en",
+            None => "auto",
+            Some(code) => {
+                ensure!(
+                    whisper_rs::get_lang_id(code).is_some(),
+                    "unknown language code `{code}`"
+                );
+                code
+            }
+        };
+        // One core is left free: ggml's workers spin-wait at every barrier, so when they outnumber
+        // the idle cores (an audio thread, the emotion worker, anything else) they starve each
+        // other. On a loaded 2-core machine 2 threads ran 5-7x slower than 1.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let n_threads = cores.saturating_sub(1).clamp(1, 8) as i32;
+        Ok(Self {
+            state,
+            _ctx: ctx,
+            language: language.to_owned(),
+            single_segment: false,
+            n_threads,
+        })
+    }
+
+    /// Forces one segment per call (for short real-time chunks).
+    pub fn set_single_segment(&mut self, on: bool) {
+        self.single_segment = on;
+    }
+
+    /// Worker threads for whisper.cpp (default: one fewer than the cores, at most 8).
+    pub fn set_threads(&mut self, n: usize) {
+        self.n_threads = n.max(1) as i32;
+    }
+
+    /// Transcribes 16 kHz mono samples in [-1, 1].
+    pub fn transcribe(&mut self, pcm_16k_mono: &[f32]) -> Result<Vec<Segment>> {
+        if pcm_16k_mono.is_empty() {
+            return Ok(Vec::new());
+        }
+        ensure!(
+            pcm_16k_mono.iter().all(|x| x.is_finite()),
+            "audio contains NaN or infinite samples"
+        );
+        // whisper.cpp silently returns nothing for less than 1 s of audio (100 mel frames).
+        let min_len = SAMPLE_RATE + SAMPLE_RATE / 10;
+        let padded;
+        let pcm = if pcm_16k_mono.len() < min_len {
+            padded = [pcm_16k_mono, &vec![0.0; min_len - pcm_16k_mono.len()]].concat();
+            &padded
+        } else {
+            pcm_16k_mono
+        };
+
+        let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+        params.set_language(Some(&self.language));
+        params.set_n_threads(self.n_threads);
+        params.set_no_timestamps(false);
+        params.set_single_segment(self.single_segment);
+        params.set_suppress_blank(true);
+        // Each call stands alone: text from earlier calls must not steer (or loop) this one.
+        params.set_no_context(true);
+        params.set_print_special(false);
+        params.set_print_progress(false);
+        params.set_print_realtime(false);
+        params.set_print_timestamps(false);
+
+        self.state
+            .full(params, pcm)
+            .context("whisper.cpp transcription failed")?;
+
+        let mut segments = Vec::new();
+        for seg in self.state.as_iter() {
+            let text = seg
+                .to_str_lossy()
+                .context("reading segment text")?
+                .trim()
+                .to_owned();
+            if text.is_empty() {
+                continue;
+            }
+            // whisper.cpp reports times in centiseconds.
+            segments.push(Segment {
+                start_s: seg.start_timestamp() as f32 / 100.0,
+                end_s: seg.end_timestamp() as f32 / 100.0,
+                text,
+            });
+        }
+        Ok(segments)
+    }
+}
+
+/// All segments' text joined with spaces.
+pub fn join_text(segments: &[Segment]) -> String {
+    segments
+        .iter()
+        .map(|s| s.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+// Transcription runs on a worker thread, never the audio thread: keep the type movable there.
+const _: () = {
+    const fn assert_send<T: Send>() {}
+    assert_send::<Transcriber>();
+};
