@@ -267,3 +267,91 @@ fn features_match_the_front_end_and_load_as_npy() {
     let missing = sentio(&["features", "/nope.wav", "--out", out_dir.to_str().unwrap()]);
     one_error_line(&missing, "cannot open /nope.wav");
 }
+
+/// Cut the demo's eight clips (one per class, `demo/segments.json`) into WAV files.
+fn demo_clips(dir: &Path) -> Vec<(String, String)> {
+    let seg_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../demo/segments.json");
+    let segs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(seg_path).unwrap()).unwrap();
+    let frames = sentio::cli::decode::decode(Path::new(&demo())).unwrap();
+    let x = &frames.channels[0];
+    let list = segs
+        .as_array()
+        .or_else(|| segs["segments"].as_array())
+        .expect("segments");
+    list.iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let (a, b) = (s["start_s"].as_f64().unwrap(), s["end_s"].as_f64().unwrap());
+            let pcm: Vec<i16> = x[(a * 16_000.0) as usize..(b * 16_000.0) as usize]
+                .iter()
+                .map(|v| (v * 32767.0) as i16)
+                .collect();
+            let name = format!("clip{i}.wav");
+            write_wav(&dir.join(&name), 16_000, 1, &pcm);
+            (name, s["emotion"].as_str().unwrap().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn eval_prints_metrics_json_last_and_restricts_classes() {
+    let dir = scratch("eval");
+    std::fs::create_dir_all(&dir).unwrap();
+    let clips = demo_clips(&dir);
+    assert_eq!(clips.len(), 8);
+    let manifest = dir.join("all.csv");
+    let rows: String = clips.iter().map(|(p, l)| format!("{p},{l}\n")).collect();
+    std::fs::write(&manifest, format!("path,label\n{rows}")).unwrap();
+    let out = sentio(&["eval", "--manifest", manifest.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let m: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(m["n"], 8);
+    assert_eq!(m["classes"].as_array().unwrap().len(), 8);
+    let confusion = m["confusion"].as_array().unwrap();
+    let total: u64 = confusion
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 8);
+    let diagonal: u64 = (0..8).map(|i| confusion[i][i].as_u64().unwrap()).sum();
+    assert!((m["wa"].as_f64().unwrap() - diagonal as f64 / 8.0).abs() < 1e-9);
+    for key in ["ua", "macro_f1"] {
+        assert!((0.0..=1.0).contains(&m[key].as_f64().unwrap()));
+    }
+
+    // Two classes only: the decision is restricted to them, unless --all-classes.
+    let two = dir.join("two.csv");
+    let pick: String = clips
+        .iter()
+        .filter(|(_, l)| l == "angry" || l == "sad")
+        .map(|(p, l)| format!("{p},{l}\n"))
+        .collect();
+    std::fs::write(&two, format!("path,label\n{pick}")).unwrap();
+    let out = sentio(&["eval", "--manifest", two.to_str().unwrap()]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let m: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(m["classes"], serde_json::json!(["sad", "angry"]));
+    assert_eq!(m["confusion"].as_array().unwrap().len(), 2);
+    let out = sentio(&["eval", "--manifest", two.to_str().unwrap(), "--all-classes"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let m: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(m["classes"].as_array().unwrap().len(), 8);
+
+    // A row naming a missing file: the error names the row.
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "path,label\nclip0.wav,neutral\nmissing.wav,sad\n").unwrap();
+    let out = sentio(&["eval", "--manifest", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("row 3"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
