@@ -219,8 +219,28 @@ impl Drop for OscThread {
     }
 }
 
+/// Sets the status text and logs it when it differs from the last logged one: without an editor
+/// the host's log is where a user sees that the target is wrong (OSC itself cannot tell them).
+/// A refused target alternates successful and failed sends; only the first error is logged.
+fn report(shared: &SharedState, last: &mut String, text: String, error: bool) {
+    if *last != text {
+        if error {
+            nice_plug::nice_warn!("Sentio OSC: {text}");
+        } else {
+            nice_plug::nice_log!("Sentio OSC: {text}");
+        }
+        *last = text.clone();
+    }
+    shared.set_osc_state(text);
+}
+
+/// An error stays in the status this long after it happened, even if later sends succeed.
+const ERROR_HOLD: Duration = Duration::from_secs(2);
+
 fn run(shared: &SharedState, stop: &AtomicBool, settings: impl Fn() -> OscSettings) {
     let mut sender = OscSender::default();
+    let mut logged = String::new();
+    let mut last_error: Option<Instant> = None;
     let mut last_settings: Option<OscSettings> = None;
     let mut next_retry = Instant::now();
     let mut connected = false;
@@ -228,7 +248,7 @@ fn run(shared: &SharedState, stop: &AtomicBool, settings: impl Fn() -> OscSettin
         let s = settings();
         let period = Duration::from_secs_f64(1.0 / s.rate_hz.clamp(1, MAX_RATE_HZ) as f64);
         if !s.enabled {
-            shared.set_osc_state("off");
+            report(shared, &mut logged, "off".into(), false);
             last_settings = None;
             std::thread::sleep(period);
             continue;
@@ -237,7 +257,7 @@ fn run(shared: &SharedState, stop: &AtomicBool, settings: impl Fn() -> OscSettin
             Ok(p) => p,
             Err(e) => {
                 shared.osc_errors.fetch_add(1, Relaxed);
-                shared.set_osc_state(e);
+                report(shared, &mut logged, e, true);
                 std::thread::sleep(period.max(Duration::from_millis(500)));
                 continue;
             }
@@ -248,12 +268,12 @@ fn run(shared: &SharedState, stop: &AtomicBool, settings: impl Fn() -> OscSettin
             match sender.connect(&s.host, s.port) {
                 Ok(addr) => {
                     connected = true;
-                    shared.set_osc_state(format!("sending to {addr}"));
+                    report(shared, &mut logged, format!("sending to {addr}"), false);
                 }
                 Err(e) => {
                     connected = false;
                     shared.osc_errors.fetch_add(1, Relaxed);
-                    shared.set_osc_state(e);
+                    report(shared, &mut logged, e, true);
                     next_retry = Instant::now() + Duration::from_secs(1);
                 }
             }
@@ -262,13 +282,15 @@ fn run(shared: &SharedState, stop: &AtomicBool, settings: impl Fn() -> OscSettin
             let packet = build_bundle(&prefix, &shared.outputs(), &shared.status());
             match sender.send(&packet) {
                 Ok(()) => {
-                    if shared.osc_sent.fetch_add(1, Relaxed) == 0 || changed {
+                    shared.osc_sent.fetch_add(1, Relaxed);
+                    if last_error.is_none_or(|t| t.elapsed() > ERROR_HOLD) {
                         shared.set_osc_state(format!("sending to {}:{}", s.host, s.port));
                     }
                 }
                 Err(e) => {
                     shared.osc_errors.fetch_add(1, Relaxed);
-                    shared.set_osc_state(e);
+                    last_error = Some(Instant::now());
+                    report(shared, &mut logged, e, true);
                 }
             }
         }
