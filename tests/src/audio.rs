@@ -2,11 +2,10 @@
 //! signals, block-size plans and bit-exact comparison.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Result};
 use rubato::audioadapter_buffers::owned::InterleavedOwned;
 use rubato::{Fft, FixedSync, Resampler};
 
@@ -116,70 +115,15 @@ pub fn demo_at(rate: u32) -> Arc<Vec<f32>> {
     v
 }
 
-/// Decodes an audio file (FLAC) and mixes it down to mono. Returns (samples, sample rate).
+/// Decodes an audio file with the plugin's own decoder and mixes it down to mono. Returns
+/// (samples, sample rate).
 pub fn decode_to_mono(path: &Path) -> Result<(Vec<f32>, u32)> {
-    use symphonia::core::audio::SampleBuffer;
-    use symphonia::core::codecs::DecoderOptions;
-    use symphonia::core::errors::Error as SymError;
-    use symphonia::core::formats::FormatOptions;
-    use symphonia::core::io::MediaSourceStream;
-    use symphonia::core::meta::MetadataOptions;
-    use symphonia::core::probe::Hint;
-
-    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mss = MediaSourceStream::new(Box::new(file), Default::default());
-    let mut hint = Hint::new();
-    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
-        hint.with_extension(ext);
-    }
-    let probed = symphonia::default::get_probe()
-        .format(
-            &hint,
-            mss,
-            &FormatOptions::default(),
-            &MetadataOptions::default(),
-        )
-        .with_context(|| format!("probing {}", path.display()))?;
-    let mut format = probed.format;
-    let track = format
-        .default_track()
-        .ok_or_else(|| anyhow!("{}: no audio track", path.display()))?;
-    let track_id = track.id;
-    let rate = track
-        .codec_params
-        .sample_rate
-        .ok_or_else(|| anyhow!("{}: unknown sample rate", path.display()))?;
-    let mut decoder = symphonia::default::get_codecs()
-        .make(&track.codec_params, &DecoderOptions::default())
-        .with_context(|| format!("{}: no decoder", path.display()))?;
-    let mut mono = Vec::new();
-    loop {
-        let packet = match format.next_packet() {
-            Ok(p) => p,
-            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(SymError::ResetRequired) => break,
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-        };
-        if packet.track_id() != track_id {
-            continue;
-        }
-        let decoded = match decoder.decode(&packet) {
-            Ok(d) => d,
-            Err(SymError::DecodeError(_)) => continue,
-            Err(e) => return Err(e).with_context(|| format!("decoding {}", path.display())),
-        };
-        let spec = *decoded.spec();
-        let ch = spec.channels.count().max(1);
-        let mut sb = SampleBuffer::<f32>::new(decoded.capacity() as u64, spec);
-        sb.copy_interleaved_ref(decoded);
-        for frame in sb.samples().chunks(ch) {
-            mono.push(frame.iter().sum::<f32>() / ch as f32);
-        }
-    }
-    if mono.is_empty() {
-        bail!("{}: decoded no samples", path.display());
-    }
-    Ok((mono, rate))
+    let audio = sentio::cli::decode::decode(path)?;
+    let n = audio.channels.len() as f32;
+    let mono = (0..audio.frames())
+        .map(|i| audio.channels.iter().map(|c| c[i]).sum::<f32>() / n)
+        .collect();
+    Ok((mono, audio.sample_rate))
 }
 
 /// Resamples a mono signal with rubato's FFT resampler (`process_all`, delay trimmed).
