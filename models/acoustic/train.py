@@ -17,8 +17,9 @@ Protocol
   statistics; variants from only the first N seconds are measured too. "global": one mean / std
   from the training actors' voiced frames.
 - Training: random crops of 150-300 frames (1.5-3 s) placed on voiced frames; each epoch visits every
-  training clip once, as the original or one of its K augmented copies at random; light
-  SpecAugment-style masking on the normalised features; label smoothing 0.1; AdamW + one-cycle.
+  training clip once (with augmentation: the original with probability p_orig, else one of its K
+  augmented copies); optional SpecAugment-style masking (off in v2); label smoothing 0.1; AdamW +
+  one-cycle. Defaults (default_cfg) are the shipped v2 recipe: no augmentation, 30 epochs.
 - Clip-level evaluation: 250-frame windows (the plugin's 2.5 s window), hop 50, covering the clip's
   voiced span +-0.25 s (a shorter span is widened symmetrically to 250 frames of the clip); the
   clip's probabilities are the mean over its windows.
@@ -51,7 +52,7 @@ RESULTS = os.path.join(HERE, "results")
 N_FOLDS = 5
 ENERGY_COL = 104
 
-torch.set_num_threads(2)
+torch.set_num_threads(int(os.environ.get("SENTIO_THREADS", "2")))
 
 
 def log(*a):
@@ -648,9 +649,9 @@ def run_ablation(cfg, epochs, folds):
     out_p = os.path.join(RESULTS, "ablation.json")
     table = json.load(open(out_p)) if os.path.exists(out_p) else {}
     orig = None
-    runs = [("none", "none", "speaker"), ("all", "all", "speaker"), ("no_noise", "no_noise", "speaker"),
-            ("no_channel", "no_channel", "speaker"), ("no_pitch", "no_pitch", "speaker"),
-            ("no_vtlp", "no_vtlp", "speaker"), ("all_globalnorm", "all", "global")]
+    runs = [("none", "none", "speaker"), ("none_globalnorm", "none", "global"), ("all", "all", "speaker"),
+            ("no_noise", "no_noise", "speaker"), ("no_channel", "no_channel", "speaker"),
+            ("no_pitch", "no_pitch", "speaker"), ("no_vtlp", "no_vtlp", "speaker")]
     only = os.environ.get("ABLATION_ONLY")
     for name, set_name, norm in runs:
         if (name in table and table[name].get("complete")) or (only and name not in only.split(",")):
