@@ -27,75 +27,22 @@ impl Demo {
     }
 }
 
-/// The demo, loaded once per process. Order of preference:
-/// 1. `$SENTIO_DEMO` (a FLAC file),
-/// 2. `demo/sentio-demo.flac` in the workspace,
-/// 3. the first clips of `../shared/data/ravdess/Actor_01` (16 kHz mono FLAC speech), concatenated,
-/// 4. a synthetic voiced-speech-like signal (harmonic, 110–190 Hz pitch, syllabic envelope).
-///
-/// A file that exists but does not decode is an error (panic), not a silent fallback.
+/// The demo, loaded once per process: `$SENTIO_DEMO` (an audio file) or the committed
+/// `demo/sentio-demo.flac`. There is no fallback signal: a test must not pass on something weaker.
 pub fn demo() -> &'static Demo {
     static DEMO: OnceLock<Demo> = OnceLock::new();
     DEMO.get_or_init(|| load_demo().unwrap_or_else(|e| panic!("loading the demo audio: {e:#}")))
 }
 
 fn load_demo() -> Result<Demo> {
-    if let Some(p) = std::env::var_os("SENTIO_DEMO") {
-        let p = PathBuf::from(p);
-        let (samples, rate) = decode_to_mono(&p)?;
-        return Ok(Demo {
-            samples,
-            rate,
-            source: p.display().to_string(),
-        });
-    }
-    let demo = paths::demo_flac();
-    if demo.exists() {
-        let (samples, rate) = decode_to_mono(&demo)?;
-        return Ok(Demo {
-            samples,
-            rate,
-            source: demo.display().to_string(),
-        });
-    }
-    let ravdess = paths::workspace_root()
-        .join("..")
-        .join("shared")
-        .join("data")
-        .join("ravdess")
-        .join("Actor_01");
-    if let Ok(rd) = std::fs::read_dir(&ravdess) {
-        let mut files: Vec<PathBuf> = rd
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "flac"))
-            .collect();
-        files.sort();
-        let mut samples = Vec::new();
-        let mut rate = 0;
-        let mut used = Vec::new();
-        for f in files.iter().take(3) {
-            let (s, r) = decode_to_mono(f)?;
-            if rate == 0 {
-                rate = r;
-            }
-            if r != rate {
-                continue;
-            }
-            samples.extend_from_slice(&s);
-            used.push(f.file_name().unwrap().to_string_lossy().into_owned());
-        }
-        if !samples.is_empty() {
-            return Ok(Demo {
-                samples,
-                rate,
-                source: format!("{} ({})", ravdess.display(), used.join(", ")),
-            });
-        }
-    }
+    let path = std::env::var_os("SENTIO_DEMO")
+        .map(PathBuf::from)
+        .unwrap_or_else(paths::demo_flac);
+    let (samples, rate) = decode_to_mono(&path)?;
     Ok(Demo {
-        samples: synthetic_speech(16_000, 8.0),
-        rate: 16_000,
-        source: "synthetic".into(),
+        samples,
+        rate,
+        source: path.display().to_string(),
     })
 }
 
@@ -139,49 +86,6 @@ pub fn resample(x: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
         .process_all(&input, x.len(), None)
         .map_err(|e| anyhow!("rubato process_all: {e}"))?;
     Ok(out.take_data())
-}
-
-/// A deterministic voiced-speech-like test signal: phrases of syllables (harmonic series with a
-/// gliding 110–190 Hz fundamental and two formant-like bumps), pauses between them, ~-20 dBFS.
-pub fn synthetic_speech(rate: u32, secs: f32) -> Vec<f32> {
-    let n = (rate as f32 * secs) as usize;
-    let sr = rate as f32;
-    let mut out = Vec::with_capacity(n);
-    let mut phase = 0.0f32;
-    let mut rng = Rng::new(0x005e_1710);
-    for i in 0..n {
-        let t = i as f32 / sr;
-        // 1.5 s phrases: 1.1 s of syllables (4 Hz), then 0.4 s pause.
-        let tp = t % 1.5;
-        let env = if tp < 1.1 {
-            let ts = tp % 0.25;
-            if ts < 0.18 {
-                (std::f32::consts::PI * ts / 0.18).sin().powf(0.7)
-            } else {
-                0.0
-            }
-        } else {
-            0.0
-        };
-        let f0 = 150.0 + 40.0 * (2.0 * std::f32::consts::PI * 0.7 * t).sin();
-        phase += f0 / sr;
-        phase -= phase.floor();
-        let mut s = 0.0;
-        if env > 0.0 {
-            for k in 1..=20 {
-                let fk = f0 * k as f32;
-                if fk > sr * 0.45 {
-                    break;
-                }
-                let formant = 1.0
-                    + 2.0 * (-((fk - 600.0) / 250.0).powi(2)).exp()
-                    + 1.2 * (-((fk - 1700.0) / 400.0).powi(2)).exp();
-                s += formant / k as f32 * (2.0 * std::f32::consts::PI * k as f32 * phase).sin();
-            }
-        }
-        out.push(0.08 * env * s + 3e-4 * rng.uniform());
-    }
-    out
 }
 
 /// Tone plus white noise, `secs` long: `amp_tone · sin(2π f t) + amp_noise · U(-1, 1)`.
