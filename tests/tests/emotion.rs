@@ -5,21 +5,11 @@
 use std::time::Duration;
 
 use rosc::OscType;
+use sentio::emotion::CLASSES;
 use sentio_host_tests::audio::{self, BlockPlan};
 use sentio_host_tests::clap_host::RunOptions;
 use sentio_host_tests::contract::*;
 use sentio_host_tests::{paths, serial, ClapHost, OscListener};
-
-const CLASSES: [&str; 8] = [
-    "neutral",
-    "calm",
-    "happy",
-    "sad",
-    "angry",
-    "fearful",
-    "disgust",
-    "surprised",
-];
 
 #[test]
 fn emotion_reaches_osc_and_midi_while_speech_plays() {
