@@ -328,6 +328,35 @@ impl ClapHost {
         })
     }
 
+    /// Moves the queued parameter changes into the next call's input events (and clears the
+    /// output events).
+    fn queue_pending_params(&mut self) {
+        self.in_events.clear();
+        for (id, v) in self.pending.drain(..) {
+            self.in_events.push(&ParamValueEvent::new(
+                0,
+                ClapId::new(id),
+                Pckn::match_all(),
+                v,
+            ));
+        }
+        self.out_events.clear();
+    }
+
+    /// `mono` on every input channel in fixed blocks, paced to real time, as a live input would
+    /// arrive (so the worker keeps up and nothing is dropped).
+    pub fn process_paced(&mut self, mono: &[f32], block: usize) -> Result<RunResult> {
+        let inputs: Vec<&[f32]> = vec![mono; self.in_channels];
+        self.process_signal(
+            &inputs,
+            &mut std::iter::repeat(block),
+            &mut RunOptions {
+                paced: true,
+                ..Default::default()
+            },
+        )
+    }
+
     /// Switch to the CLAP offline render mode (a bounce): call before `activate`.
     pub fn set_render_offline(&mut self, offline: bool) -> Result<()> {
         use clack_extensions::render::{PluginRender, RenderMode};
@@ -525,20 +554,12 @@ impl ClapHost {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let Some(processor) = self.processor.as_mut() else {
+        if self.processor.is_none() {
             let pending = std::mem::take(&mut self.pending);
             return self.flush_inactive(&pending);
-        };
-        self.in_events.clear();
-        for (id, v) in self.pending.drain(..) {
-            self.in_events.push(&ParamValueEvent::new(
-                0,
-                ClapId::new(id),
-                Pckn::match_all(),
-                v,
-            ));
         }
-        self.out_events.clear();
+        self.queue_pending_params();
+        let processor = self.processor.as_mut().expect("active");
         IN_PROCESS.with(|f| f.set(true));
         ext.flush_active(
             &mut processor.plugin_handle(),
@@ -656,16 +677,7 @@ impl ClapHost {
         for buf in self.out_bufs.iter_mut() {
             buf[..n].fill(sentinel);
         }
-        self.in_events.clear();
-        for (id, v) in self.pending.drain(..) {
-            self.in_events.push(&ParamValueEvent::new(
-                0,
-                ClapId::new(id),
-                Pckn::match_all(),
-                v,
-            ));
-        }
-        self.out_events.clear();
+        self.queue_pending_params();
 
         let processor = self.processor.as_mut().expect("active");
         let input_audio = self.in_ports.with_input_buffers([AudioPortBuffer {

@@ -292,14 +292,7 @@ fn refused_osc_target_does_not_stall_process_and_counts_errors() {
     let speech = audio::speech_excerpt(&demo, RATE, 1.5).to_vec();
 
     let res = host
-        .process_signal(
-            &[&speech, &speech],
-            &mut BlockPlan::Fixed(480).sizes(),
-            &mut RunOptions {
-                paced: true,
-                ..Default::default()
-            },
-        )
+        .process_paced(&speech, 480)
         .expect("process with a refusing OSC target");
     audio::assert_bit_exact(&speech, &res.outputs[0], "refused OSC target, left");
     audio::assert_bit_exact(&speech, &res.outputs[1], "refused OSC target, right");

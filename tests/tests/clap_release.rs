@@ -231,27 +231,9 @@ fn osc_reports_voice_level_pitch_and_status_for_speech_then_silence() {
     );
 
     let t_speech = Instant::now();
-    let res_speech = host
-        .process_signal(
-            &[&speech, &speech],
-            &mut BlockPlan::Fixed(480).sizes(),
-            &mut RunOptions {
-                paced: true,
-                ..Default::default()
-            },
-        )
-        .expect("process speech");
+    let res_speech = host.process_paced(&speech, 480).expect("process speech");
     let t_silence = Instant::now();
-    let res_silence = host
-        .process_signal(
-            &[&silence, &silence],
-            &mut BlockPlan::Fixed(480).sizes(),
-            &mut RunOptions {
-                paced: true,
-                ..Default::default()
-            },
-        )
-        .expect("process silence");
+    let res_silence = host.process_paced(&silence, 480).expect("process silence");
     let t_end = Instant::now();
     // Let the last updates arrive.
     std::thread::sleep(Duration::from_millis(150));

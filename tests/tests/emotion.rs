@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use rosc::OscType;
 use sentio::emotion::CLASSES;
-use sentio_host_tests::audio::{self, BlockPlan};
-use sentio_host_tests::clap_host::RunOptions;
+use sentio_host_tests::audio;
 use sentio_host_tests::contract::*;
 use sentio_host_tests::{paths, serial, ClapHost, OscListener};
 
@@ -22,16 +21,7 @@ fn emotion_reaches_osc_and_midi_while_speech_plays() {
     host.activate(rate as f64, 1, 1024).expect("activate");
     let demo = audio::demo_at(rate);
     let speech = audio::speech_excerpt(&demo, rate, 3.0).to_vec();
-    let res = host
-        .process_signal(
-            &[&speech, &speech],
-            &mut BlockPlan::Fixed(441).sizes(),
-            &mut RunOptions {
-                paced: true,
-                ..Default::default()
-            },
-        )
-        .expect("process");
+    let res = host.process_paced(&speech, 441).expect("process");
     std::thread::sleep(Duration::from_millis(200));
     audio::assert_bit_exact(&speech, &res.outputs[0], "speech, left");
 
