@@ -27,6 +27,7 @@ fn main() -> Result<()> {
         "setup" => {
             setup::setup()?;
             setup::setup_text()?;
+            setup::setup_vad()?;
             setup::setup_speech()
         }
         "bundle-all" => bundle_all(),
@@ -34,6 +35,7 @@ fn main() -> Result<()> {
         "test" => {
             setup::setup()?;
             setup::setup_text()?;
+            setup::setup_vad()?;
             setup::setup_speech()?;
             bundle_all()?;
             cargo(&["test", "--workspace"], &rest)

