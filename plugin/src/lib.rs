@@ -11,6 +11,7 @@ pub mod emotion;
 pub mod output;
 pub mod params;
 pub mod pipeline;
+pub mod speech;
 pub mod state;
 pub mod text;
 pub mod worker;
@@ -26,6 +27,8 @@ use emotion::EmotionModel;
 use output::midi::CcSender;
 use output::osc::OscThread;
 use params::SentioParams;
+use speech::models::{load_transcription, load_vad};
+use speech::worker::{SpeechConfig, SpeechWorker};
 use state::SharedState;
 use worker::{Worker, WorkerConfig, QUEUE_FRAMES};
 
@@ -35,6 +38,8 @@ pub struct Sentio {
     capture: Option<Capture>,
     frames: Option<Sender<FeatureFrame>>,
     worker: Option<Worker>,
+    /// Declared after `worker`, which feeds it: the analysis stops first.
+    speech: Option<SpeechWorker>,
     osc: Option<OscThread>,
     midi: CcSender,
     /// Offline rendering may wait for the worker, so a bounce matches real-time playback.
@@ -53,6 +58,7 @@ impl Default for Sentio {
             capture: None,
             frames: None,
             worker: None,
+            speech: None,
             osc: None,
             midi: CcSender::default(),
             offline: false,
@@ -82,6 +88,7 @@ impl Sentio {
         let (settings, store) = (p.clone(), p.calibration.clone());
         WorkerConfig {
             model,
+            speech: self.speech.as_ref().map(SpeechWorker::input),
             settings: Box::new(move || settings.analysis_settings()),
             on_calibration: Box::new(move |c| {
                 if let Ok(mut slot) = store.write() {
@@ -89,6 +96,18 @@ impl Sentio {
                 }
             }),
         }
+    }
+
+    /// The speech path: the models load on its own threads (a missing one is reported there).
+    fn speech_config(&self) -> SpeechConfig {
+        let options = self.params.speech_options();
+        let device = options.device;
+        let mut config = SpeechConfig::new(
+            Box::new(move || load_vad(device)),
+            Box::new(move |stop| load_transcription(&options, Some(stop))),
+        );
+        config.lossless = self.offline;
+        config
     }
 }
 
@@ -129,6 +148,7 @@ impl Plugin for Sentio {
     ) -> bool {
         // Re-activation (possibly at another rate) starts a fresh analysis chain.
         self.worker = None;
+        self.speech = None;
         self.frames = None;
         self.capture = match Capture::new(config.sample_rate) {
             Ok(c) => Some(c),
@@ -140,6 +160,15 @@ impl Plugin for Sentio {
             }
         };
         self.offline = config.process_mode == ProcessMode::Offline;
+        if self.capture.is_some() && self.params.speech_enabled.value() {
+            match SpeechWorker::spawn(self.shared.clone(), self.speech_config()) {
+                Ok(s) => self.speech = Some(s),
+                Err(e) => nice_error!("Sentio could not start its speech worker: {e}"),
+            }
+        } else {
+            self.shared.set_speech_state("");
+            self.shared.set_vad_state("");
+        }
         if self.capture.is_some() {
             let (tx, rx) = crossbeam_channel::bounded(QUEUE_FRAMES);
             match Worker::spawn(rx, self.shared.clone(), self.worker_config()) {
@@ -174,6 +203,7 @@ impl Plugin for Sentio {
 
     fn deactivate(&mut self) {
         self.worker = None;
+        self.speech = None;
         self.frames = None;
     }
 

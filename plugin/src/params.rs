@@ -7,7 +7,8 @@ use nice_plug::prelude::*;
 use crate::emotion::normalize::Calibration;
 use crate::emotion::runtime::Device;
 use crate::output::osc::{self, OscSettings};
-use crate::worker::AnalysisSettings;
+use crate::speech::models::{SpeechOptions, WhisperModel};
+use crate::worker::{AnalysisSettings, DEFAULT_TEXT_WEIGHT};
 
 /// Where the emotion model runs (takes effect at the next activation).
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +27,76 @@ impl From<DeviceChoice> for Device {
             DeviceChoice::Cpu => Device::Cpu,
             DeviceChoice::Cuda => Device::Cuda,
         }
+    }
+}
+
+/// Which Whisper model transcribes (takes effect at the next activation).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhisperChoice {
+    #[id = "tiny.en"]
+    #[name = "tiny.en (fast, English)"]
+    TinyEn,
+    #[id = "base"]
+    #[name = "base (multilingual)"]
+    Base,
+}
+
+impl From<WhisperChoice> for WhisperModel {
+    fn from(c: WhisperChoice) -> Self {
+        match c {
+            WhisperChoice::TinyEn => WhisperModel::TinyEn,
+            WhisperChoice::Base => WhisperModel::Base,
+        }
+    }
+}
+
+/// The spoken language (the base model only; tiny.en is English). Auto-detection costs a
+/// second encoder pass per utterance.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    #[id = "auto"]
+    Auto,
+    #[id = "en"]
+    English,
+    #[id = "de"]
+    German,
+    #[id = "fr"]
+    French,
+    #[id = "es"]
+    Spanish,
+    #[id = "it"]
+    Italian,
+    #[id = "pt"]
+    Portuguese,
+    #[id = "nl"]
+    Dutch,
+    #[id = "pl"]
+    Polish,
+    #[id = "ru"]
+    Russian,
+    #[id = "zh"]
+    Chinese,
+    #[id = "ja"]
+    Japanese,
+}
+
+impl Language {
+    /// Whisper's code, `None` for detection.
+    pub fn code(self) -> Option<&'static str> {
+        Some(match self {
+            Self::Auto => return None,
+            Self::English => "en",
+            Self::German => "de",
+            Self::French => "fr",
+            Self::Spanish => "es",
+            Self::Italian => "it",
+            Self::Portuguese => "pt",
+            Self::Dutch => "nl",
+            Self::Polish => "pl",
+            Self::Russian => "ru",
+            Self::Chinese => "zh",
+            Self::Japanese => "ja",
+        })
     }
 }
 
@@ -51,6 +122,17 @@ pub struct SentioParams {
     /// Hold on while speaking neutrally for a few seconds; turning it off applies the calibration.
     #[id = "calibrate"]
     pub calibrate: BoolParam,
+
+    /// Transcription and text emotion (next activation).
+    #[id = "speech_on"]
+    pub speech_enabled: BoolParam,
+    #[id = "whisper_model"]
+    pub whisper_model: EnumParam<WhisperChoice>,
+    #[id = "language"]
+    pub language: EnumParam<Language>,
+    /// How much the words count against the voice (0: voice only).
+    #[id = "text_weight"]
+    pub text_weight: FloatParam,
 
     #[id = "osc_on"]
     pub osc_enabled: BoolParam,
@@ -85,6 +167,17 @@ impl Default for SentioParams {
             )
             .with_unit(" ms"),
             calibrate: BoolParam::new("Calibrate To My Voice", false),
+            speech_enabled: BoolParam::new("Speech Recognition", true),
+            whisper_model: EnumParam::new("Whisper Model", WhisperChoice::TinyEn),
+            language: EnumParam::new("Language", Language::English),
+            text_weight: FloatParam::new(
+                "Text Weight",
+                DEFAULT_TEXT_WEIGHT,
+                FloatRange::Linear { min: 0.0, max: 1.0 },
+            )
+            .with_unit(" %")
+            .with_value_to_string(formatters::v2s_f32_percentage(0))
+            .with_string_to_value(formatters::s2v_f32_percentage()),
             osc_enabled: BoolParam::new("OSC Output", true),
             osc_port: IntParam::new(
                 "OSC Port",
@@ -111,6 +204,15 @@ impl SentioParams {
         AnalysisSettings {
             smoothing_s: self.smoothing_ms.value() as f32 / 1000.0,
             calibrating: self.calibrate.value(),
+            text_weight: self.text_weight.value(),
+        }
+    }
+
+    pub fn speech_options(&self) -> SpeechOptions {
+        SpeechOptions {
+            model: self.whisper_model.value().into(),
+            language: self.language.value().code().map(str::to_owned),
+            device: self.emotion_device.value().into(),
         }
     }
 

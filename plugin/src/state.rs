@@ -1,6 +1,7 @@
 //! What the workers publish and everyone else reads: plain atomics, so the audio thread, the
 //! OSC sender and the editor can read without locks.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
@@ -10,6 +11,10 @@ use atomic_float::AtomicF32;
 use crate::analysis::Prosody;
 use crate::emotion::circumplex::{dominant, valence_arousal};
 use crate::emotion::N_CLASSES;
+use crate::speech::{TextProbs, Transcript};
+
+/// Transcripts kept for readers that poll (the OSC sender sends each once).
+const TRANSCRIPTS_KEPT: usize = 16;
 
 /// A worker whose heartbeat is older than this is reported dead.
 const WORKER_TIMEOUT_MS: u64 = 1000;
@@ -42,6 +47,31 @@ pub struct SharedState {
     pub osc_errors: AtomicU64,
     /// Human-readable state of the OSC output (never touched by the audio thread).
     pub osc_state: Mutex<String>,
+
+    /// Text-emotion probabilities of the latest transcript (valid once `text_updates` > 0).
+    pub text_probs: [AtomicF32; 7],
+    /// Analysis frame index at the end of the utterance the latest text came from.
+    pub text_end_frame: AtomicU64,
+    pub text_updates: AtomicU64,
+    /// The `text_updates` count the published emotion outputs have taken into account.
+    pub fused_text_updates: AtomicU64,
+    /// The text's share of the published emotion probabilities (0: voice only).
+    pub text_share: AtomicF32,
+    /// The latest transcripts, oldest first (worker threads only: never read by `process()`).
+    pub transcripts: Mutex<VecDeque<Transcript>>,
+    /// True while Whisper and the text path are loaded.
+    pub speech_active: AtomicBool,
+    /// Utterances cut, finished (transcribed, without words, or failed), dropped because
+    /// transcription was behind, and found without words.
+    pub speech_utterances: AtomicU64,
+    pub speech_finished: AtomicU64,
+    pub speech_dropped: AtomicU64,
+    pub speech_empty: AtomicU64,
+    /// 10 ms hops the speech worker could not take (its input queue was full).
+    pub speech_pcm_dropped: AtomicU64,
+    pub speech_state: Mutex<String>,
+    pub vad_state: Mutex<String>,
+    pub speech_error: Mutex<String>,
 }
 
 /// The outputs as one consistent-enough snapshot.
@@ -52,6 +82,8 @@ pub struct Outputs {
     pub pitch_hz: f32,
     /// Present once a model is running.
     pub emotion: Option<Emotion>,
+    /// Text-emotion probabilities of the latest transcript, once there is one.
+    pub text: Option<TextProbs>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -62,7 +94,7 @@ pub struct Emotion {
     pub arousal: f32,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct Status {
     pub frames_processed: u64,
     pub frames_dropped: u64,
@@ -73,6 +105,14 @@ pub struct Status {
     pub model_active: bool,
     pub model_state: String,
     pub emotion_updates: u64,
+    /// What the speech path runs (or why it does not); empty when it is off.
+    pub speech_state: String,
+    pub speech_active: bool,
+    pub speech_utterances: u64,
+    pub speech_transcripts: u64,
+    pub speech_dropped: u64,
+    pub speech_empty: u64,
+    pub speech_pcm_dropped: u64,
 }
 
 /// Monotonic milliseconds since the first call in this process.
@@ -122,7 +162,67 @@ impl SharedState {
                 valence: self.valence.load(Relaxed),
                 arousal: self.arousal.load(Relaxed),
             }),
+            text: (self.text_updates.load(Relaxed) > 0)
+                .then(|| std::array::from_fn(|i| self.text_probs[i].load(Relaxed))),
         }
+    }
+
+    /// Publishes a transcript and its text probabilities (numbering it).
+    pub fn publish_transcript(&self, mut t: Transcript) {
+        for (dst, p) in self.text_probs.iter().zip(t.probs) {
+            dst.store(p, Relaxed);
+        }
+        let end_sample = (t.end_s * crate::speech::SAMPLE_RATE as f64) as u64;
+        let (hop, win) = (crate::dsp::HOP_LENGTH as u64, crate::dsp::WIN_LENGTH as u64);
+        self.text_end_frame
+            .store(end_sample.saturating_sub(win) / hop, Relaxed);
+        if let Ok(mut list) = self.transcripts.lock() {
+            t.seq = list.back().map_or(1, |last| last.seq + 1);
+            if list.len() == TRANSCRIPTS_KEPT {
+                list.pop_front();
+            }
+            list.push_back(t);
+        }
+        self.text_updates.fetch_add(1, Relaxed);
+    }
+
+    /// Transcripts numbered above `seq` that are still kept, oldest first.
+    pub fn transcripts_since(&self, seq: u64) -> Vec<Transcript> {
+        self.transcripts
+            .lock()
+            .map(|l| l.iter().filter(|t| t.seq > seq).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn set_speech_state(&self, text: impl Into<String>) {
+        if let Ok(mut s) = self.speech_state.lock() {
+            *s = text.into();
+        }
+    }
+
+    pub fn set_vad_state(&self, text: impl Into<String>) {
+        if let Ok(mut s) = self.vad_state.lock() {
+            *s = text.into();
+        }
+    }
+
+    pub fn set_speech_error(&self, text: impl Into<String>) {
+        if let Ok(mut s) = self.speech_error.lock() {
+            *s = text.into();
+        }
+    }
+
+    fn speech_summary(&self) -> String {
+        let read = |m: &Mutex<String>| m.lock().map(|s| s.clone()).unwrap_or_default();
+        let parts: Vec<String> = [
+            read(&self.speech_state),
+            read(&self.vad_state),
+            read(&self.speech_error),
+        ]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
+        parts.join("; ")
     }
 
     pub fn worker_alive(&self) -> bool {
@@ -157,6 +257,13 @@ impl SharedState {
                 .map(|s| s.clone())
                 .unwrap_or_default(),
             emotion_updates: self.emotion_updates.load(Relaxed),
+            speech_state: self.speech_summary(),
+            speech_active: self.speech_active.load(Relaxed),
+            speech_utterances: self.speech_utterances.load(Relaxed),
+            speech_transcripts: self.text_updates.load(Relaxed),
+            speech_dropped: self.speech_dropped.load(Relaxed),
+            speech_empty: self.speech_empty.load(Relaxed),
+            speech_pcm_dropped: self.speech_pcm_dropped.load(Relaxed),
         }
     }
 }
@@ -185,6 +292,21 @@ impl std::fmt::Display for Status {
             } else {
                 &self.model_state
             },
-        )
+        )?;
+        if !self.speech_state.is_empty() {
+            write!(
+                f,
+                ", speech: {} ({} utterances, {} transcribed, {} without words, {} dropped)",
+                self.speech_state,
+                self.speech_utterances,
+                self.speech_transcripts,
+                self.speech_empty,
+                self.speech_dropped,
+            )?;
+            if self.speech_pcm_dropped > 0 {
+                write!(f, ", speech input dropped {} hops", self.speech_pcm_dropped)?;
+            }
+        }
+        Ok(())
     }
 }

@@ -11,9 +11,11 @@ use crossbeam_channel::{Receiver, TryRecvError};
 
 use crate::analysis::Analyzer;
 use crate::dsp::{FeatureFrame, FRAMES_PER_SECOND};
+use crate::emotion::fusion::{fuse, TextEvidence, NEGLIGIBLE};
 use crate::emotion::normalize::Calibration;
 use crate::emotion::smoothing::Smoother;
-use crate::emotion::{EmotionModel, ExecutionBackend};
+use crate::emotion::{EmotionModel, ExecutionBackend, N_CLASSES};
+use crate::speech::worker::SpeechInput;
 use crate::state::SharedState;
 
 /// Queue between the audio thread and the worker: 20 s of frames (about 1.1 kB each, 2.2 MB in
@@ -24,6 +26,9 @@ pub const QUEUE_FRAMES: usize = 2048;
 const TICK: Duration = Duration::from_millis(2);
 /// A frame counts as voiced for the model above this voice activity.
 const VOICED: f32 = 0.5;
+/// While the text still weighs in, the fused output is refreshed this often (frames) between
+/// acoustic estimates, so its decay shows.
+const FUSION_REFRESH_FRAMES: u64 = 10;
 
 /// Loads the emotion model on the worker thread (loading can take a while; never on the host's
 /// threads).
@@ -37,6 +42,8 @@ pub struct AnalysisSettings {
     /// While true, voiced frames are recorded for a "calibrate to my voice" take; the falling
     /// edge computes and applies the calibration.
     pub calibrating: bool,
+    /// How much the words count against the voice, 0..1 (see `emotion::fusion`).
+    pub text_weight: f32,
 }
 
 impl Default for AnalysisSettings {
@@ -44,21 +51,27 @@ impl Default for AnalysisSettings {
         Self {
             smoothing_s: 0.5,
             calibrating: false,
+            text_weight: DEFAULT_TEXT_WEIGHT,
         }
     }
 }
+
+pub const DEFAULT_TEXT_WEIGHT: f32 = 0.5;
 
 pub struct WorkerConfig {
     pub model: Option<ModelLoader>,
     pub settings: Box<dyn Fn() -> AnalysisSettings + Send>,
     /// Receives a new calibration (e.g. to save it with the plugin state).
     pub on_calibration: Box<dyn Fn(&Calibration) + Send>,
+    /// Where the 16 kHz audio goes for transcription (when the speech path is on).
+    pub speech: Option<SpeechInput>,
 }
 
 impl Default for WorkerConfig {
     fn default() -> Self {
         Self {
             model: None,
+            speech: None,
             settings: Box::new(AnalysisSettings::default),
             on_calibration: Box::new(|_| {}),
         }
@@ -129,6 +142,65 @@ fn load_model(
     }
 }
 
+/// Blends the latest smoothed acoustic probabilities with the latest transcript's text
+/// probabilities and publishes the result; returns the text's share.
+fn publish_fused(
+    shared: &SharedState,
+    acoustic: &[f32; N_CLASSES],
+    frame_index: u64,
+    text_weight: f32,
+) -> f32 {
+    let text = (shared.text_updates.load(Ordering::Relaxed) > 0).then(|| TextEvidence {
+        probs: std::array::from_fn(|i| shared.text_probs[i].load(Ordering::Relaxed)),
+        age_s: frame_index.saturating_sub(shared.text_end_frame.load(Ordering::Relaxed)) as f32
+            / FRAMES_PER_SECOND as f32,
+    });
+    let (probs, share) = fuse(acoustic, text.as_ref(), text_weight);
+    shared.text_share.store(share, Ordering::Relaxed);
+    shared.publish_emotion(&probs, frame_index);
+    share
+}
+
+/// The fusion's inputs since the last publication.
+#[derive(Default)]
+struct FusionState {
+    acoustic: Option<[f32; N_CLASSES]>,
+    text_seen: u64,
+    share: f32,
+    published_at: u64,
+}
+
+impl FusionState {
+    /// Republishes when a new transcript arrived, or periodically while the text still weighs in.
+    fn refresh(&mut self, shared: &SharedState, frame_index: u64, text_weight: f32) {
+        let Some(acoustic) = self.acoustic else {
+            return;
+        };
+        let text = shared.text_updates.load(Ordering::Relaxed);
+        let due =
+            self.share > NEGLIGIBLE && frame_index >= self.published_at + FUSION_REFRESH_FRAMES;
+        if text != self.text_seen || due {
+            self.publish(shared, &acoustic, frame_index, text_weight);
+        }
+    }
+
+    fn publish(
+        &mut self,
+        shared: &SharedState,
+        acoustic: &[f32; N_CLASSES],
+        frame_index: u64,
+        text_weight: f32,
+    ) {
+        self.acoustic = Some(*acoustic);
+        self.text_seen = shared.text_updates.load(Ordering::Relaxed);
+        self.share = publish_fused(shared, acoustic, frame_index, text_weight);
+        self.published_at = frame_index;
+        shared
+            .fused_text_updates
+            .store(self.text_seen, Ordering::Relaxed);
+    }
+}
+
 fn run(
     frames: Receiver<FeatureFrame>,
     shared: &SharedState,
@@ -138,17 +210,25 @@ fn run(
     let mut model = load_model(config.model, shared);
     let mut analyzer = Analyzer::new();
     let mut smoother = Smoother::default();
+    let mut fusion = FusionState::default();
     let mut last_estimate: Option<u64> = None;
+    let mut last_frame = 0;
     while !stop.load(Ordering::Relaxed) {
         shared.heartbeat();
         let frame = match frames.try_recv() {
             Ok(f) => f,
             Err(TryRecvError::Empty) => {
+                // A transcript that lands while the host sends no audio still shows.
+                fusion.refresh(shared, last_frame, (config.settings)().text_weight);
                 std::thread::sleep(TICK);
                 continue;
             }
             Err(TryRecvError::Disconnected) => break,
         };
+        last_frame = frame.index;
+        if let Some(speech) = &config.speech {
+            speech.forward(&frame);
+        }
         let prosody = analyzer.push(&frame);
         shared.publish(&prosody);
         let Some((m, label)) = model.as_mut() else {
@@ -173,9 +253,9 @@ fn run(
                 });
                 last_estimate = Some(est.frame_index);
                 let probs = smoother.update(&est.probs, dt, settings.smoothing_s);
-                shared.publish_emotion(&probs, est.frame_index);
+                fusion.publish(shared, &probs, est.frame_index, settings.text_weight);
             }
-            Ok(None) => {}
+            Ok(None) => fusion.refresh(shared, frame.index, settings.text_weight),
             // A failed inference costs one update; the stream goes on.
             Err(e) => shared.set_model_state(format!("inference failed: {e}")),
         }

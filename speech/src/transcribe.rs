@@ -3,6 +3,8 @@
 use crate::ggml::GgmlFile;
 use anyhow::{ensure, Context, Result};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use whisper_rs::{
     FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
 };
@@ -23,6 +25,7 @@ pub struct Transcriber {
     language: String,
     single_segment: bool,
     n_threads: i32,
+    abort: Option<Arc<AtomicBool>>,
 }
 
 impl Transcriber {
@@ -68,6 +71,7 @@ impl Transcriber {
             language: language.to_owned(),
             single_segment: false,
             n_threads,
+            abort: None,
         })
     }
 
@@ -79,6 +83,12 @@ impl Transcriber {
     /// Worker threads for whisper.cpp (default: one fewer than the cores, at most 8).
     pub fn set_threads(&mut self, n: usize) {
         self.n_threads = n.max(1) as i32;
+    }
+
+    /// While `flag` is set, a running transcription stops early (and fails): a plugin being
+    /// deactivated must not wait seconds for a sentence nobody will read.
+    pub fn set_abort_flag(&mut self, flag: Arc<AtomicBool>) {
+        self.abort = Some(flag);
     }
 
     /// Transcribes 16 kHz mono samples in [-1, 1].
@@ -112,6 +122,9 @@ impl Transcriber {
         params.set_print_progress(false);
         params.set_print_realtime(false);
         params.set_print_timestamps(false);
+        if let Some(flag) = self.abort.clone() {
+            params.set_abort_callback_safe(move || flag.load(Ordering::Relaxed));
+        }
 
         self.state
             .full(params, pcm)

@@ -13,7 +13,9 @@ use super::{AnalyzeArgs, Format};
 use crate::emotion::CLASSES;
 use crate::output::osc::{build_bundle, normalize_prefix, OscSender};
 use crate::pipeline::Pipeline;
+use crate::speech::Transcript;
 use crate::state::{Outputs, SharedState, Status};
+use crate::text::TEXT_CLASSES;
 
 #[derive(Serialize)]
 struct Row {
@@ -23,6 +25,31 @@ struct Row {
     pitch_hz: f32,
     /// Absent until the model has classified a window (or when no model runs).
     emotion: Option<EmotionRow>,
+    /// With `--speech`: the text's share of the emotion probabilities (0: voice only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text_share: Option<f32>,
+    /// With `--speech`: utterances whose transcript was finished during this row.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    transcripts: Vec<TranscriptRow>,
+}
+
+#[derive(Serialize)]
+struct TranscriptRow {
+    start: f64,
+    end: f64,
+    text: String,
+    text_probs: std::collections::BTreeMap<&'static str, f32>,
+}
+
+impl From<&Transcript> for TranscriptRow {
+    fn from(t: &Transcript) -> Self {
+        Self {
+            start: t.start_s,
+            end: t.end_s,
+            text: t.text.clone(),
+            text_probs: TEXT_CLASSES.iter().copied().zip(t.probs).collect(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -46,6 +73,8 @@ impl Row {
                 arousal: e.arousal,
                 probs: CLASSES.iter().copied().zip(e.probs).collect(),
             }),
+            text_share: None,
+            transcripts: Vec::new(),
         }
     }
 }
@@ -86,11 +115,14 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
     };
 
     let shared = Arc::new(SharedState::new());
+    let speech = args.speech.speech;
     let mut pipeline = Pipeline::new(
         audio.sample_rate as f32,
         shared.clone(),
-        args.model.worker_config()?,
+        args.model.worker_config(args.speech.text_weight)?,
+        args.speech.config(args.model.device, !args.realtime),
     )?;
+    let mut transcript_seq = 0;
     let step = ((audio.sample_rate as u64 * args.interval_ms as u64) / 1000).max(1) as usize;
     let mut stdout = std::io::stdout().lock();
     let mut rows = Vec::new();
@@ -114,8 +146,9 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
     } else if args.format == Format::Csv {
         writeln!(
             stdout,
-            "t,voice,level_db,pitch_hz,dominant,valence,arousal,{}",
-            CLASSES.join(",")
+            "t,voice,level_db,pitch_hz,dominant,valence,arousal,{}{}",
+            CLASSES.join(","),
+            if speech { ",text_share,transcript" } else { "" }
         )?;
     }
 
@@ -125,7 +158,14 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
         let end = (start + step).min(audio.frames());
         let block: Vec<&[f32]> = audio.channels.iter().map(|c| &c[start..end]).collect();
         pipeline.feed(&block);
-        let out = pipeline.sync()?;
+        let out = if end == audio.frames() {
+            // The last row: close and transcribe the utterance still in progress.
+            pipeline.finish()?
+        } else if speech && !args.realtime {
+            pipeline.sync_speech()?
+        } else {
+            pipeline.sync()?
+        };
         if !warned_model {
             warned_model = true;
             let st = shared.status();
@@ -143,8 +183,13 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
                 std::thread::sleep(wait);
             }
         }
+        let fresh = shared.transcripts_since(transcript_seq);
+        if let Some(last) = fresh.last() {
+            transcript_seq = last.seq;
+        }
         if let Some(sender) = osc.as_mut() {
-            match sender.send(&build_bundle(&prefix, &out, &shared.status())) {
+            let texts: Vec<String> = fresh.iter().map(|t| t.text.clone()).collect();
+            match sender.send(&build_bundle(&prefix, &out, &shared.status(), &texts)) {
                 Ok(()) => {
                     shared.osc_sent.fetch_add(1, Relaxed);
                 }
@@ -158,8 +203,12 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
                 }
             }
         }
-        let row = Row::new(t, &out, shared.emotion_updates.load(Relaxed));
-        print_row(&mut stdout, args.format, &row)?;
+        let mut row = Row::new(t, &out, shared.emotion_updates.load(Relaxed));
+        if speech {
+            row.text_share = Some(shared.text_share.load(Relaxed));
+            row.transcripts = fresh.iter().map(TranscriptRow::from).collect();
+        }
+        print_row(&mut stdout, args.format, &row, speech)?;
         rows.push(row);
         start = end;
     }
@@ -171,6 +220,12 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
         ));
     }
     let status = shared.status();
+    if speech && !status.speech_active {
+        eprintln!(
+            "warning: speech {} (the rest of the analysis ran)",
+            status.speech_state
+        );
+    }
     match args.format {
         Format::Table => writeln!(stdout, "status: {status}")?,
         Format::Csv => eprintln!("status: {status}"),
@@ -191,7 +246,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
     Ok(())
 }
 
-fn print_row(w: &mut impl Write, format: Format, r: &Row) -> Result<()> {
+fn print_row(w: &mut impl Write, format: Format, r: &Row, speech: bool) -> Result<()> {
     match format {
         Format::Table => {
             let bar = "█".repeat((r.voice.clamp(0.0, 1.0) * 16.0).round() as usize);
@@ -215,6 +270,22 @@ fn print_row(w: &mut impl Write, format: Format, r: &Row) -> Result<()> {
                 "{:>7.2}s  {:.2} {bar:<17} {:>10.1}  {pitch:>8}  {emotion}",
                 r.t, r.voice, r.level_db
             )?;
+            for t in &r.transcripts {
+                let (class, p) = t
+                    .text_probs
+                    .iter()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .map(|(c, p)| (*c, *p))
+                    .unwrap_or(("", 0.0));
+                writeln!(
+                    w,
+                    "          » {:.2}–{:.2}s \"{}\"  (words: {class} {:.0}%)",
+                    t.start,
+                    t.end,
+                    t.text,
+                    p * 100.0
+                )?;
+            }
             w.flush()?;
         }
         Format::Csv => {
@@ -229,10 +300,19 @@ fn print_row(w: &mut impl Write, format: Format, r: &Row) -> Result<()> {
                     for c in CLASSES {
                         write!(w, ",{:.4}", e.probs[c])?;
                     }
-                    writeln!(w)?;
                 }
-                None => writeln!(w, ",,,{}", ",".repeat(CLASSES.len()))?,
+                None => write!(w, ",,,{}", ",".repeat(CLASSES.len()))?,
             }
+            if speech {
+                let text: Vec<&str> = r.transcripts.iter().map(|t| t.text.as_str()).collect();
+                write!(
+                    w,
+                    ",{:.4},\"{}\"",
+                    r.text_share.unwrap_or(0.0),
+                    text.join(" ").replace('"', "\"\"")
+                )?;
+            }
+            writeln!(w)?;
         }
         Format::Json => {}
     }

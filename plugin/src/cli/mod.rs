@@ -6,6 +6,7 @@ pub mod decode;
 pub mod eval;
 mod eval_text;
 pub mod features;
+pub mod transcribe;
 
 use std::path::PathBuf;
 
@@ -15,6 +16,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::emotion::onnx_model::{ModelOptions, OnnxEmotionModel};
 use crate::emotion::runtime::Device;
 use crate::emotion::EmotionModel;
+use crate::speech::models::{load_transcription, load_vad, SpeechOptions, WhisperModel};
+use crate::speech::worker::SpeechConfig;
 use crate::worker::{AnalysisSettings, ModelLoader, WorkerConfig};
 
 #[derive(Parser)]
@@ -40,6 +43,8 @@ enum Command {
     Calibrate(calibrate::CalibrateArgs),
     /// Write the front end's features of audio files as .npy arrays (for model training).
     Features(features::FeaturesArgs),
+    /// Transcribe speech (Silero VAD → Whisper) with the text emotion of each utterance.
+    Transcribe(transcribe::TranscribeArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -69,6 +74,46 @@ pub struct AnalyzeArgs {
     pub realtime: bool,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub speech: SpeechArgs,
+}
+
+/// The speech path in `analyze`.
+#[derive(clap::Args, Clone)]
+pub struct SpeechArgs {
+    /// Transcribe the speech (Silero VAD → Whisper → text emotion), show the transcripts in the
+    /// timeline and fuse the words' emotion with the voice's.
+    #[arg(long)]
+    pub speech: bool,
+    #[arg(long, value_enum, default_value_t = WhisperModel::TinyEn)]
+    pub whisper_model: WhisperModel,
+    /// Spoken language: an ISO code (en, de, …) or "auto" (base model only).
+    #[arg(long, default_value = "en")]
+    pub language: String,
+    /// How much the words count against the voice, 0 (voice only) to 1.
+    #[arg(long, default_value_t = crate::worker::DEFAULT_TEXT_WEIGHT)]
+    pub text_weight: f32,
+}
+
+impl SpeechArgs {
+    /// The speech worker's configuration (`None` without `--speech`); `lossless` for offline
+    /// analysis.
+    pub fn config(&self, device: Device, lossless: bool) -> Option<SpeechConfig> {
+        if !self.speech {
+            return None;
+        }
+        let options = SpeechOptions {
+            model: self.whisper_model,
+            language: transcribe::language_option(&self.language),
+            device,
+        };
+        let mut config = SpeechConfig::new(
+            Box::new(move || load_vad(device)),
+            Box::new(move |stop| load_transcription(&options, Some(stop))),
+        );
+        config.lossless = lossless;
+        Some(config)
+    }
 }
 
 /// How to run the emotion model (shared by the commands that use it).
@@ -123,7 +168,7 @@ impl ModelArgs {
     }
 
     /// The worker configuration: the model is loaded by the worker, as in the plugin.
-    pub fn worker_config(&self) -> anyhow::Result<WorkerConfig> {
+    pub fn worker_config(&self, text_weight: f32) -> anyhow::Result<WorkerConfig> {
         let options = self.options()?;
         let path = self.model.clone();
         let smoothing_s = self.smoothing_ms as f32 / 1000.0;
@@ -140,6 +185,7 @@ impl ModelArgs {
             settings: Box::new(move || AnalysisSettings {
                 smoothing_s,
                 calibrating: false,
+                text_weight,
             }),
             ..WorkerConfig::default()
         })
@@ -155,6 +201,7 @@ pub fn main() -> i32 {
         Command::Eval(args) => eval::run(&args),
         Command::Calibrate(args) => calibrate::run(&args),
         Command::EvalText(args) => eval_text::run(&args),
+        Command::Transcribe(args) => transcribe::run(&args),
     };
     match result {
         Ok(()) => 0,

@@ -5,6 +5,7 @@
 //! sliding window and hop, and may block while it infers (ONNX Runtime on CPU or CUDA).
 
 pub mod circumplex;
+pub mod fusion;
 pub mod normalize;
 pub mod onnx_model;
 pub mod runtime;

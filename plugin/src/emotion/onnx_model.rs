@@ -7,7 +7,7 @@ use ort::session::Session;
 use ort::value::TensorRef;
 
 use super::normalize::{Calibration, SpeakerNormalizer};
-use super::runtime::{environment, find_model, Device};
+use super::runtime::{find_model, session_builder, Device};
 use super::sidecar::Sidecar;
 use super::{EmotionEstimate, EmotionModel, ExecutionBackend, N_CLASSES};
 use crate::dsp::FeatureFrame;
@@ -54,60 +54,11 @@ pub struct OnnxEmotionModel {
 }
 
 fn session(path: &Path, device: Device) -> Result<(Session, ExecutionBackend, String), String> {
-    let env = environment()?;
-    let err = |e: ort::Error<ort::session::builder::SessionBuilder>| e.to_string();
-    let builder = Session::builder(env)
-        .map_err(|e| e.to_string())?
-        .with_intra_threads(1)
-        .map_err(err)?;
-    let (mut builder, backend, note) = match device {
-        Device::Cpu => (builder, ExecutionBackend::Cpu, String::new()),
-        Device::Auto | Device::Cuda => with_cuda(builder, device),
-    };
+    let (mut builder, backend, note) = session_builder(device)?;
     let session = builder
         .commit_from_file(path)
         .map_err(|e| format!("cannot load the emotion model {}: {e}", path.display()))?;
     Ok((session, backend, note))
-}
-
-#[cfg(feature = "cuda")]
-fn with_cuda(
-    builder: ort::session::builder::SessionBuilder,
-    device: Device,
-) -> (
-    ort::session::builder::SessionBuilder,
-    ExecutionBackend,
-    String,
-) {
-    let cuda = ort::ep::CUDA::default().build().error_on_failure();
-    match builder.with_execution_providers([cuda]) {
-        Ok(b) => (b, ExecutionBackend::Cuda, String::new()),
-        Err(e) => {
-            let note = if device == Device::Cuda {
-                format!("CUDA requested but unavailable ({e}); running on CPU")
-            } else {
-                String::new()
-            };
-            (e.recover(), ExecutionBackend::Cpu, note)
-        }
-    }
-}
-
-#[cfg(not(feature = "cuda"))]
-fn with_cuda(
-    builder: ort::session::builder::SessionBuilder,
-    device: Device,
-) -> (
-    ort::session::builder::SessionBuilder,
-    ExecutionBackend,
-    String,
-) {
-    let note = if device == Device::Cuda {
-        "CUDA requested but this build has no CUDA support (build with --features cuda); running on CPU".into()
-    } else {
-        String::new()
-    };
-    (builder, ExecutionBackend::Cpu, note)
 }
 
 impl OnnxEmotionModel {

@@ -13,6 +13,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use ort::environment::Environment;
+use ort::session::builder::SessionBuilder;
+use ort::session::Session;
+
+use super::ExecutionBackend;
 
 pub const RUNTIME_FILE: &str = "libonnxruntime.so.1.31.1";
 pub const MODEL_FILE: &str = "sentio-ser.onnx";
@@ -114,4 +118,53 @@ fn load(lib: &Path) -> Result<Environment, String> {
         .with_name("sentio")
         .build()
         .map_err(|e| format!("cannot start ONNX Runtime: {e}"))
+}
+
+/// A one-thread session builder on `device`: CUDA for `Auto` and `Cuda` when this build and
+/// machine have it, else CPU. The note says why a CUDA request fell back (empty otherwise).
+/// Every ONNX model of the plugin (acoustic, VAD, sentence encoder, text head) is built here, so
+/// they all follow the one device setting.
+pub fn session_builder(
+    device: Device,
+) -> Result<(SessionBuilder, ExecutionBackend, String), String> {
+    let builder = Session::builder(environment()?)
+        .map_err(|e| e.to_string())?
+        .with_intra_threads(1)
+        .map_err(|e| e.to_string())?;
+    Ok(match device {
+        Device::Cpu => (builder, ExecutionBackend::Cpu, String::new()),
+        Device::Auto | Device::Cuda => with_cuda(builder, device),
+    })
+}
+
+#[cfg(feature = "cuda")]
+fn with_cuda(
+    builder: SessionBuilder,
+    device: Device,
+) -> (SessionBuilder, ExecutionBackend, String) {
+    let cuda = ort::ep::CUDA::default().build().error_on_failure();
+    match builder.with_execution_providers([cuda]) {
+        Ok(b) => (b, ExecutionBackend::Cuda, String::new()),
+        Err(e) => {
+            let note = if device == Device::Cuda {
+                format!("CUDA requested but unavailable ({e}); running on CPU")
+            } else {
+                String::new()
+            };
+            (e.recover(), ExecutionBackend::Cpu, note)
+        }
+    }
+}
+
+#[cfg(not(feature = "cuda"))]
+fn with_cuda(
+    builder: SessionBuilder,
+    device: Device,
+) -> (SessionBuilder, ExecutionBackend, String) {
+    let note = if device == Device::Cuda {
+        "CUDA requested but this build has no CUDA support (build with --features cuda); running on CPU".into()
+    } else {
+        String::new()
+    };
+    (builder, ExecutionBackend::Cpu, note)
 }

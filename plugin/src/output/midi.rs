@@ -106,6 +106,7 @@ mod tests {
             level_db: 0.0,
             pitch_hz: 500.0,
             emotion: None,
+            text: None,
         });
         assert_eq!(v[..3], [Some(127); 3]);
         assert!(
@@ -117,6 +118,7 @@ mod tests {
             level_db: -30.0,
             pitch_hz: 60.0,
             emotion: None,
+            text: None,
         });
         assert_eq!(v[..3], [Some(64), Some(64), Some(1)]);
         let v = cc_values(&Outputs {
@@ -124,6 +126,7 @@ mod tests {
             level_db: -100.0,
             pitch_hz: 0.0,
             emotion: None,
+            text: None,
         });
         assert_eq!(v[..3], [Some(0); 3]);
         // Log scale: the geometric mean of the range sits in the middle.
@@ -171,6 +174,7 @@ mod tests {
             level_db: -20.0,
             pitch_hz: 0.0,
             emotion: None,
+            text: None,
         };
         let mut sent = Vec::new();
         s.update(&out, |cc, v| sent.push((cc, v)));

@@ -14,6 +14,7 @@ use rosc::{OscBundle, OscMessage, OscPacket, OscTime, OscType};
 
 use crate::emotion::CLASSES;
 use crate::state::{Outputs, SharedState, Status};
+use crate::text::TEXT_CLASSES;
 
 pub const DEFAULT_HOST: &str = "127.0.0.1";
 pub const DEFAULT_PORT: u16 = 9000;
@@ -74,8 +75,14 @@ fn clamp_i32(v: u64) -> i32 {
 }
 
 /// The bundle for one update. `prefix` must already be normalised. Emotion addresses appear once
-/// a model is running.
-pub fn build_bundle(prefix: &str, out: &Outputs, status: &Status) -> OscPacket {
+/// a model is running, text addresses once a transcript has words; `transcripts` are the ones
+/// finished since the last bundle (each is sent once).
+pub fn build_bundle(
+    prefix: &str,
+    out: &Outputs,
+    status: &Status,
+    transcripts: &[String],
+) -> OscPacket {
     let finite = |v: f32, fallback: f32| if v.is_finite() { v } else { fallback };
     let f = |v: f32| OscType::Float(finite(v, 0.0));
     let mut content = vec![
@@ -106,6 +113,26 @@ pub fn build_bundle(prefix: &str, out: &Outputs, status: &Status) -> OscPacket {
         ));
         content.push(msg(prefix, "valence", vec![f(e.valence)]));
         content.push(msg(prefix, "arousal", vec![f(e.arousal)]));
+    }
+    if let Some(text) = &out.text {
+        for (class, p) in TEXT_CLASSES.iter().zip(text) {
+            content.push(msg(prefix, &format!("text/{class}"), vec![f(*p)]));
+        }
+    }
+    for t in transcripts {
+        content.push(msg(prefix, "transcript", vec![OscType::String(t.clone())]));
+    }
+    if !status.speech_state.is_empty() {
+        content.push(msg(
+            prefix,
+            "speech",
+            vec![
+                OscType::Int(clamp_i32(status.speech_utterances)),
+                OscType::Int(clamp_i32(status.speech_transcripts)),
+                OscType::Int(clamp_i32(status.speech_dropped)),
+                OscType::Int(status.speech_active as i32),
+            ],
+        ));
     }
     content.push(msg(
         prefix,
@@ -244,6 +271,7 @@ fn run(shared: &SharedState, stop: &AtomicBool, settings: impl Fn() -> OscSettin
     let mut last_settings: Option<OscSettings> = None;
     let mut next_retry = Instant::now();
     let mut connected = false;
+    let mut transcript_seq = 0;
     while !stop.load(Relaxed) {
         let s = settings();
         let period = Duration::from_secs_f64(1.0 / s.rate_hz.clamp(1, MAX_RATE_HZ) as f64);
@@ -279,9 +307,14 @@ fn run(shared: &SharedState, stop: &AtomicBool, settings: impl Fn() -> OscSettin
             }
         }
         if connected {
-            let packet = build_bundle(&prefix, &shared.outputs(), &shared.status());
+            let fresh = shared.transcripts_since(transcript_seq);
+            let texts: Vec<String> = fresh.iter().map(|t| t.text.clone()).collect();
+            let packet = build_bundle(&prefix, &shared.outputs(), &shared.status(), &texts);
             match sender.send(&packet) {
                 Ok(()) => {
+                    if let Some(last) = fresh.last() {
+                        transcript_seq = last.seq;
+                    }
                     shared.osc_sent.fetch_add(1, Relaxed);
                     if last_error.is_none_or(|t| t.elapsed() > ERROR_HOLD) {
                         shared.set_osc_state(format!("sending to {}:{}", s.host, s.port));
@@ -307,12 +340,7 @@ mod tests {
             frames_processed: 5,
             frames_dropped: 1,
             worker_alive: true,
-            osc_sent: 0,
-            osc_errors: 0,
-            osc_state: String::new(),
-            model_active: false,
-            model_state: String::new(),
-            emotion_updates: 0,
+            ..Status::default()
         }
     }
 
@@ -338,8 +366,10 @@ mod tests {
             level_db: -23.5,
             pitch_hz: f32::NAN,
             emotion: None,
+            text: None,
         };
-        tx.send(&build_bundle("/sentio", &out, &status())).unwrap();
+        tx.send(&build_bundle("/sentio", &out, &status(), &[]))
+            .unwrap();
         let mut buf = [0u8; 2048];
         let n = rx.recv(&mut buf).unwrap();
         let (_, packet) = rosc::decoder::decode_udp(&buf[..n]).unwrap();
@@ -392,7 +422,7 @@ mod tests {
             }),
             ..Outputs::default()
         };
-        let OscPacket::Bundle(b) = build_bundle("/sentio", &out, &status()) else {
+        let OscPacket::Bundle(b) = build_bundle("/sentio", &out, &status(), &[]) else {
             panic!()
         };
         let find = |addr: &str| {
@@ -418,13 +448,71 @@ mod tests {
     }
 
     #[test]
+    fn text_transcript_and_speech_addresses_when_the_speech_path_runs() {
+        let out = Outputs {
+            text: Some([0.1, 0.0, 0.0, 0.7, 0.2, 0.0, 0.0]),
+            ..Outputs::default()
+        };
+        let st = Status {
+            speech_state: "Whisper tiny.en on CPU".into(),
+            speech_active: true,
+            speech_utterances: 3,
+            speech_transcripts: 2,
+            speech_dropped: 1,
+            ..status()
+        };
+        let OscPacket::Bundle(b) =
+            build_bundle("/sentio", &out, &st, &["Hello there.".to_string()])
+        else {
+            panic!()
+        };
+        let args = |addr: &str| -> Vec<Vec<OscType>> {
+            b.content
+                .iter()
+                .filter_map(|p| match p {
+                    OscPacket::Message(m) if m.addr == addr => Some(m.args.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(args("/sentio/text/joy"), [vec![OscType::Float(0.7)]]);
+        assert_eq!(args("/sentio/text/anger"), [vec![OscType::Float(0.1)]]);
+        for class in TEXT_CLASSES {
+            assert_eq!(args(&format!("/sentio/text/{class}")).len(), 1, "{class}");
+        }
+        assert_eq!(
+            args("/sentio/transcript"),
+            [vec![OscType::String("Hello there.".into())]]
+        );
+        assert_eq!(
+            args("/sentio/speech"),
+            [vec![
+                OscType::Int(3),
+                OscType::Int(2),
+                OscType::Int(1),
+                OscType::Int(1)
+            ]]
+        );
+        // No transcript and no text yet: none of these addresses.
+        let OscPacket::Bundle(b) = build_bundle("/sentio", &Outputs::default(), &status(), &[])
+        else {
+            panic!()
+        };
+        assert!(b.content.iter().all(|p| match p {
+            OscPacket::Message(m) =>
+                !m.addr.starts_with("/sentio/text") && m.addr != "/sentio/transcript",
+            _ => false,
+        }));
+    }
+
+    #[test]
     fn a_refusing_target_is_an_error_not_a_hang() {
         let closed = UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = closed.local_addr().unwrap().port();
         drop(closed);
         let mut tx = OscSender::default();
         tx.connect("127.0.0.1", port).unwrap();
-        let packet = build_bundle("/sentio", &Outputs::default(), &status());
+        let packet = build_bundle("/sentio", &Outputs::default(), &status(), &[]);
         let t0 = Instant::now();
         let errors = (0..5).filter(|_| tx.send(&packet).is_err()).count();
         assert!(
@@ -440,7 +528,7 @@ mod tests {
         let err = tx.connect("no such host.invalid", 9000).unwrap_err();
         assert!(err.contains("cannot resolve"), "{err}");
         assert!(tx
-            .send(&build_bundle("/s", &Outputs::default(), &status()))
+            .send(&build_bundle("/s", &Outputs::default(), &status(), &[]))
             .is_err());
     }
 

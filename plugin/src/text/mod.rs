@@ -7,7 +7,7 @@ use ort::session::Session;
 use ort::value::Tensor;
 use tokenizers::Tokenizer;
 
-use crate::emotion::runtime::{environment, find};
+use crate::emotion::runtime::{find, session_builder, Device};
 
 /// The head's classes (Ekman-7), in its output order.
 pub const TEXT_CLASSES: [&str; 7] = [
@@ -25,18 +25,21 @@ pub struct TextEmotion {
     head: Session,
 }
 
-fn session(path: &PathBuf) -> Result<Session, String> {
-    Session::builder(environment()?)
-        .map_err(|e| e.to_string())?
-        .with_intra_threads(1)
-        .map_err(|e| e.to_string())?
+fn session(path: &PathBuf, device: Device) -> Result<Session, String> {
+    let (mut builder, _, _) = session_builder(device)?;
+    builder
         .commit_from_file(path)
         .map_err(|e| format!("cannot load {}: {e}", path.display()))
 }
 
 impl TextEmotion {
-    /// The encoder and tokenizer fetched by `cargo xtask setup`, and the shipped head.
+    /// The encoder and tokenizer fetched by `cargo xtask setup`, and the shipped head, on CPU.
     pub fn load() -> Result<Self, String> {
+        Self::load_on(Device::Cpu)
+    }
+
+    /// As [`Self::load`], on `device` (CUDA falls back to CPU like the acoustic model).
+    pub fn load_on(device: Device) -> Result<Self, String> {
         let fix = "run `cargo xtask setup` in the Sentio source tree";
         let encoder = find(
             "SENTIO_TEXT_ENCODER",
@@ -65,8 +68,8 @@ impl TextEmotion {
         tokenizer.with_padding(None);
         Ok(Self {
             tokenizer,
-            encoder: session(&encoder)?,
-            head: session(&head)?,
+            encoder: session(&encoder, device)?,
+            head: session(&head, device)?,
         })
     }
 
