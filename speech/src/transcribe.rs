@@ -122,8 +122,19 @@ impl Transcriber {
         params.set_print_progress(false);
         params.set_print_realtime(false);
         params.set_print_timestamps(false);
-        if let Some(flag) = self.abort.clone() {
-            params.set_abort_callback_safe(move || flag.load(Ordering::Relaxed));
+        if let Some(flag) = &self.abort {
+            // whisper-rs 0.16's `set_abort_callback_safe` casts its boxed `dyn FnMut` back to
+            // the concrete closure type (a type confusion that made encoding fail at random),
+            // so the flag is passed directly: `self.abort` keeps it alive for the call.
+            unsafe extern "C" fn aborted(flag: *mut std::ffi::c_void) -> bool {
+                // SAFETY: `flag` is the `Arc<AtomicBool>` held by `self.abort` during `full`.
+                unsafe { (*(flag as *const AtomicBool)).load(Ordering::Relaxed) }
+            }
+            // SAFETY: the callback only reads the flag, which outlives `self.state.full` below.
+            unsafe {
+                params.set_abort_callback(Some(aborted));
+                params.set_abort_callback_user_data(Arc::as_ptr(flag) as *mut std::ffi::c_void);
+            }
         }
 
         self.state
