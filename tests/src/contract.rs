@@ -14,6 +14,12 @@ pub const OSC_PORT: &str = "osc_port";
 pub const OSC_RATE: &str = "osc_rate";
 pub const MIDI_ON: &str = "midi_on";
 pub const MIDI_CHANNEL: &str = "midi_channel";
+/// The speech path: on/off, Whisper model (enum), language (enum), Text Weight (float 0..1,
+/// normalized = value).
+pub const SPEECH_ON: &str = "speech_on";
+pub const WHISPER_MODEL: &str = "whisper_model";
+pub const LANGUAGE: &str = "language";
+pub const TEXT_WEIGHT: &str = "text_weight";
 pub const ALL_PARAMS: [&str; 5] = [OSC_ON, OSC_PORT, OSC_RATE, MIDI_ON, MIDI_CHANNEL];
 
 /// OSC addresses (default prefix `/sentio`).
@@ -21,6 +27,10 @@ pub const ADDR_VOICE: &str = "/sentio/voice";
 pub const ADDR_LEVEL: &str = "/sentio/level";
 pub const ADDR_PITCH: &str = "/sentio/pitch";
 pub const ADDR_STATUS: &str = "/sentio/status";
+/// s: the words of each finished utterance (sent once).
+pub const ADDR_TRANSCRIPT: &str = "/sentio/transcript";
+/// i utterances, i transcribed, i dropped, i speech models running (0/1).
+pub const ADDR_SPEECH: &str = "/sentio/speech";
 
 /// MIDI CC numbers.
 pub const CC_VOICE: u8 = 20;
