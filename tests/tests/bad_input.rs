@@ -184,6 +184,12 @@ fn ten_minutes_of_audio_keeps_memory_flat_and_frame_count_consistent() {
     host.set_param(OSC_PORT, port_normalized(osc.port()))
         .expect("osc_port");
     host.activate(RATE as f64, 1, 1024).expect("activate");
+    // The speech models (Whisper, MiniLM, VAD: ~150 MB) load on their own threads after
+    // activation; memory is measured once they are in.
+    let loaded = osc.wait_until(ADDR_SPEECH, Duration::from_secs(60), |m| {
+        m.int_arg(3) == Some(1)
+    });
+    eprintln!("speech models loaded: {loaded:?}");
 
     // 1.37 s of 220 Hz tone + noise, looped (non-integer seconds so blocks do not line up).
     let src = audio::noise_plus_tone(RATE, 1.37, 220.0, 0.25, 0.05);

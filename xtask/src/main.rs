@@ -1,15 +1,17 @@
 //! Project tasks: `cargo xtask <task>`.
 //!
 //! - `bundle …`      nice-plug's bundler (e.g. `cargo xtask bundle sentio --release`)
-//! - `setup`         fetch and verify the ONNX Runtime library (PyPI wheel) into `models/runtime/`
-//!   and the Whisper models, converted to whisper.cpp's format, into `models/whisper/`
+//! - `setup`         fetch and verify the ONNX Runtime library (PyPI wheel) into `models/runtime/`,
+//!   MiniLM into `models/text-encoder/`, Silero VAD into `models/vad/`, and the Whisper models,
+//!   converted to whisper.cpp's format, into `models/whisper/`
 //! - `bundle-all`    the release bundles plus a debug bundle built with `assert_process_allocs`
 //!   (in `target/bundled-debug/`), which the host tests load
 //! - `demo`          build the CLI and analyse the built-in demo live, sending OSC to 127.0.0.1:9000
 //! - `test`          bundle-all, then every test in the workspace
-//! - `install`       release bundles into ~/.clap and ~/.vst3, runtime and model into
-//!   ~/.local/share/sentio (where the plugin looks for them)
-//! - `bench`         audio-thread cost of `process()` and front-end speed against librosa
+//! - `install`       release bundles into ~/.clap and ~/.vst3, the runtime and the models
+//!   (acoustic, text, VAD, Whisper) into ~/.local/share/sentio (where the plugin looks for them)
+//! - `bench`         audio-thread cost of `process()`, front-end speed against librosa, model,
+//!   update and transcript latency, Whisper's real-time factor against faster-whisper
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -103,6 +105,9 @@ fn bundle_all() -> Result<()> {
 
 fn demo(extra: &[String]) -> Result<()> {
     setup::setup()?;
+    setup::setup_text()?;
+    setup::setup_vad()?;
+    setup::setup_speech()?;
     cargo(
         &["build", "--release", "-p", "sentio", "--bin", "sentio"],
         &[],
@@ -117,6 +122,7 @@ fn demo(extra: &[String]) -> Result<()> {
         "--osc",
         "127.0.0.1:9000",
         "--realtime",
+        "--speech",
     ]);
     cmd.args(extra);
     run(&mut cmd)
@@ -124,7 +130,11 @@ fn demo(extra: &[String]) -> Result<()> {
 
 fn bench() -> Result<()> {
     setup::setup()?;
-    // The peers measured in the same run: librosa and ONNX Runtime from Python.
+    setup::setup_text()?;
+    setup::setup_vad()?;
+    setup::setup_speech()?;
+    // The peers measured in the same run: librosa and ONNX Runtime from Python, and
+    // faster-whisper (in its own venv: it pins its own onnxruntime and tokenizers).
     run(Command::new("python3").args([
         "-m",
         "pip",
@@ -134,9 +144,21 @@ fn bench() -> Result<()> {
         "models/frontend_reference/requirements.txt",
         "onnxruntime==1.31.1",
     ]))?;
+    let venv = Path::new("target/bench-venv");
+    if !venv.join("bin/python").exists() {
+        run(Command::new("python3").args(["-m", "venv"]).arg(venv))?;
+    }
+    run(Command::new(venv.join("bin/python")).args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "faster-whisper==1.2.1",
+    ]))?;
     bundle(&["--release"])?;
-    cargo(
-        &[
+    let python = std::fs::canonicalize(venv.join("bin/python"))?;
+    run(Command::new("cargo")
+        .args([
             "run",
             "--release",
             "-p",
@@ -144,13 +166,15 @@ fn bench() -> Result<()> {
             "--bin",
             "bench",
             "--",
-        ],
-        &[],
-    )
+        ])
+        .env("SENTIO_BENCH_PYTHON", python))
 }
 
 fn install() -> Result<()> {
     setup::setup()?;
+    setup::setup_text()?;
+    setup::setup_vad()?;
+    setup::setup_speech()?;
     bundle(&["--release"])?;
     let home = PathBuf::from(std::env::var_os("HOME").context("HOME is not set")?);
     let data = match std::env::var_os("XDG_DATA_HOME") {
@@ -171,6 +195,30 @@ fn install() -> Result<()> {
         (
             "models/acoustic/sentio-ser.json",
             data.join("models/sentio-ser.json"),
+        ),
+        (
+            "models/text/text-emotion-head.onnx",
+            data.join("models/text-emotion-head.onnx"),
+        ),
+        (
+            "models/text-encoder/minilm-int8.onnx",
+            data.join("text-encoder/minilm-int8.onnx"),
+        ),
+        (
+            "models/text-encoder/tokenizer.json",
+            data.join("text-encoder/tokenizer.json"),
+        ),
+        (
+            "models/vad/silero_vad.onnx",
+            data.join("vad/silero_vad.onnx"),
+        ),
+        (
+            "models/whisper/tiny.en/ggml-tiny.en.bin",
+            data.join("whisper/tiny.en/ggml-tiny.en.bin"),
+        ),
+        (
+            "models/whisper/base/ggml-base.bin",
+            data.join("whisper/base/ggml-base.bin"),
         ),
     ];
     for (from, to) in copies {

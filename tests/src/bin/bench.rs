@@ -6,7 +6,13 @@
 //! - model latency: one acoustic inference (2.5 s window, batch 1, one CPU thread), Rust (ort)
 //!   against ONNX Runtime from Python on the same model;
 //! - update latency: from the last sample of a hop entering the capture (as in `process()`) to
-//!   the new probabilities in the shared state, with the plugin's own worker, paced in real time.
+//!   the new probabilities in the shared state, with the plugin's own worker, paced in real time;
+//! - transcript latency: from the end of an utterance (its last sample handed to the speech
+//!   worker, paced in real time) to its transcript and text probabilities in the shared state,
+//!   with the plugin's speech worker and real models (Silero VAD, Whisper, MiniLM + head), for
+//!   tiny.en and base on CPU;
+//! - Whisper's real-time factor (whisper.cpp through whisper-rs, one thread) against
+//!   faster-whisper (CTranslate2, one thread) on the same weights and clips.
 //!
 //! Writes `target/bench.json`.
 
@@ -21,9 +27,13 @@ use sentio_host_tests::clap_host::ClapHost;
 use sentio_host_tests::paths::{release_clap, workspace_root};
 use serde_json::{json, Value};
 
+use sentio::dsp::FeatureFrame;
 use sentio::dsp::{Capture, FrontEnd};
 use sentio::emotion::onnx_model::{ModelOptions, OnnxEmotionModel};
+use sentio::emotion::runtime::Device;
 use sentio::emotion::EmotionModel;
+use sentio::speech::models::{load_transcription, load_vad, WhisperModel};
+use sentio::speech::worker::{SpeechConfig, SpeechWorker};
 use sentio::state::SharedState;
 use sentio::worker::{Worker, WorkerConfig, QUEUE_FRAMES};
 
@@ -226,8 +236,198 @@ fn update_latency(options: &ModelOptions) -> Result<Value> {
     Ok(json!({"updates": n, "p50_ms": p50, "p99_ms": p99, "hop_ms": options.hop_frames * 10}))
 }
 
+/// The committed espeak-ng sentences (16 kHz): the Whisper test corpus and the joyful one.
+fn speech_clips() -> Result<Vec<(String, Vec<f32>)>> {
+    let root = workspace_root();
+    let dir = root.join("speech/tests/fixtures/speech");
+    let list = std::fs::read_to_string(dir.join("sentences.tsv"))?;
+    let mut paths: Vec<_> = list
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(id, _)| dir.join(format!("{id}.wav")))
+        .collect();
+    paths.push(root.join("tests/fixtures/happy.wav"));
+    paths
+        .into_iter()
+        .map(|p| {
+            let audio = sentio_speech::wav::read(&p)?;
+            if audio.sample_rate != 16_000 {
+                bail!("{} is not 16 kHz", p.display());
+            }
+            Ok((p.display().to_string(), audio.samples))
+        })
+        .collect()
+}
+
+/// Whisper's real-time factor (wall time / audio time) over the clips, one thread, and the same
+/// for faster-whisper from the bench venv.
+fn whisper_rtf(model: WhisperModel, clips: &[(String, Vec<f32>)]) -> Result<Value> {
+    let path = model.find().map_err(anyhow::Error::msg)?;
+    let mut t = sentio_speech::Transcriber::load(&path, Some("en"))?;
+    t.set_threads(1);
+    t.set_single_segment(true);
+    t.transcribe(&clips[0].1)?; // warm-up
+    let (mut wall, mut audio) = (0.0, 0.0);
+    for (_, x) in clips {
+        let t0 = Instant::now();
+        t.transcribe(x)?;
+        wall += t0.elapsed().as_secs_f64();
+        audio += x.len() as f64 / 16_000.0;
+    }
+    let rtf = wall / audio;
+    let python = std::env::var("SENTIO_BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ct2_dir = path.parent().context("model folder")?.display().to_string();
+    let mut args = vec![
+        "models/bench/faster_whisper_rtf.py".to_string(),
+        ct2_dir,
+        "--threads".into(),
+        "1".into(),
+    ];
+    args.extend(clips.iter().map(|(p, _)| p.clone()));
+    let peer = Command::new(&python)
+        .args(&args)
+        .current_dir(workspace_root())
+        .output()
+        .context("running faster-whisper")?;
+    let fw = if peer.status.success() {
+        let text = String::from_utf8(peer.stdout)?;
+        let v: Value = serde_json::from_str(text.lines().last().context("no output")?)?;
+        let fw_rtf = v["rtf"].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "Whisper {} real-time factor over {audio:.1} s (one thread): whisper.cpp {rtf:.3}, faster-whisper {fw_rtf:.3} (faster-whisper / whisper.cpp time {:.2})",
+            model.name(),
+            fw_rtf / rtf
+        );
+        json!({"rtf": fw_rtf, "wall_s": v["wall_s"], "faster_whisper_over_whisper_cpp": fw_rtf / rtf})
+    } else {
+        let err = String::from_utf8_lossy(&peer.stderr).to_string();
+        println!("faster-whisper skipped: {err}");
+        json!({"error": err})
+    };
+    Ok(json!({"audio_s": audio, "wall_s": wall, "rtf": rtf, "threads": 1, "faster_whisper": fw}))
+}
+
+/// Feeds the clips (each followed by 2.5 s of silence) through the plugin's speech worker at
+/// real-time pace; per utterance, the time from its last sample being handed over to its
+/// transcript and text probabilities being published.
+fn transcript_latency(model: WhisperModel, clips: &[(String, Vec<f32>)]) -> Result<Value> {
+    let shared = Arc::new(SharedState::new());
+    let options = sentio::speech::models::SpeechOptions {
+        model,
+        language: Some("en".into()),
+        device: Device::Cpu,
+    };
+    let worker = SpeechWorker::spawn(
+        shared.clone(),
+        SpeechConfig::new(
+            Box::new(|| load_vad(Device::Cpu)),
+            Box::new(move |stop| load_transcription(&options, Some(stop))),
+        ),
+    )?;
+    let t_load = Instant::now();
+    while !shared.speech_active.load(Relaxed) || shared.status().speech_state.contains("loading") {
+        if t_load.elapsed() > Duration::from_secs(60) {
+            bail!(
+                "speech models did not load: {}",
+                shared.status().speech_state
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut stream = vec![0.0f32; 8_000];
+    for (_, x) in clips {
+        stream.extend_from_slice(x);
+        stream.extend(std::iter::repeat_n(0.0, 40_000));
+    }
+    let input = worker.input();
+    let (hop, first) = (160usize, 240usize);
+    let mut fed_at: Vec<Instant> = Vec::new();
+    let mut seen = 0u64;
+    let mut latencies = Vec::new();
+    let mut compute = Vec::new();
+    let mut durations = Vec::new();
+    let mut poll = |fed_at: &[Instant], latencies: &mut Vec<f64>| {
+        for t in shared.transcripts_since(seen) {
+            let now = Instant::now();
+            seen = t.seq;
+            let end = ((t.end_s * 16_000.0) as usize).saturating_sub(first + 1) / hop;
+            if let Some(t0) = fed_at.get(end) {
+                latencies.push((now - *t0).as_secs_f64() * 1e3);
+                compute.push(t.compute_ms as f64);
+                durations.push(t.end_s - t.start_s);
+            }
+        }
+    };
+    let start = Instant::now();
+    for (i, chunk) in stream[first..].chunks_exact(hop).enumerate() {
+        let mut frame = FeatureFrame {
+            index: i as u64,
+            ..FeatureFrame::default()
+        };
+        frame.pcm.copy_from_slice(chunk);
+        fed_at.push(Instant::now());
+        input.forward(&frame);
+        let due = start + Duration::from_millis(10 * (i as u64 + 1));
+        while Instant::now() < due {
+            poll(&fed_at, &mut latencies);
+            std::thread::sleep(Duration::from_micros(500));
+        }
+    }
+    worker.flush();
+    let t_end = Instant::now();
+    while !worker.is_idle() && t_end.elapsed() < Duration::from_secs(60) {
+        poll(&fed_at, &mut latencies);
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    poll(&fed_at, &mut latencies);
+    let st = shared.status();
+    if latencies.is_empty() {
+        bail!("no transcripts: {st}");
+    }
+    let n = latencies.len();
+    let (p50, p99) = (
+        quantile(&mut latencies, 0.5),
+        quantile(&mut latencies, 0.99),
+    );
+    let (c50, c99) = (quantile(&mut compute, 0.5), quantile(&mut compute, 0.99));
+    println!(
+        "transcript latency, Whisper {} on CPU ({n} utterances of {:.1}–{:.1} s, real-time paced): end of utterance → transcript + text probabilities p50 {p50:.0} ms, p99 {p99:.0} ms (of which Whisper + text p50 {c50:.0} ms, p99 {c99:.0} ms; the cutter's 0.4 s hangover past the utterance's end is the rest); {} dropped",
+        model.name(),
+        durations.iter().copied().fold(f64::INFINITY, f64::min),
+        durations.iter().copied().fold(0.0, f64::max),
+        st.speech_dropped
+    );
+    Ok(json!({
+        "utterances": n, "p50_ms": p50, "p99_ms": p99,
+        "compute_p50_ms": c50, "compute_p99_ms": c99,
+        "dropped": st.speech_dropped, "utterances_cut": st.speech_utterances,
+    }))
+}
+
+fn speech_figures() -> Result<Value> {
+    let clips = speech_clips()?;
+    let mut out = serde_json::Map::new();
+    for model in [WhisperModel::TinyEn, WhisperModel::Base] {
+        out.insert(
+            model.name().into(),
+            json!({
+                "transcript_latency": transcript_latency(model, &clips)?,
+                "real_time_factor": whisper_rtf(model, &clips)?,
+            }),
+        );
+    }
+    Ok(Value::Object(out))
+}
+
 fn main() -> Result<()> {
     let mut report = serde_json::Map::new();
+    if std::env::args().any(|a| a == "--speech-only") {
+        report.insert("speech".into(), speech_figures()?);
+        let path = workspace_root().join("target/bench-speech.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&Value::Object(report))?)?;
+        println!("wrote {}", path.display());
+        return Ok(());
+    }
     report.insert("process_cost".into(), process_cost()?);
     report.insert("front_end".into(), frontend_speed()?);
     let options = ModelOptions::default();
@@ -242,6 +442,7 @@ fn main() -> Result<()> {
         }
         (Err(e), _) | (_, Err(e)) => println!("model figures skipped: {e}"),
     }
+    report.insert("speech".into(), speech_figures()?);
     let path = workspace_root().join("target/bench.json");
     std::fs::write(&path, serde_json::to_string_pretty(&Value::Object(report))?)?;
     println!("wrote {}", path.display());
