@@ -130,6 +130,31 @@ fn real_main() -> Result<()> {
         },
         osc.port(),
     )?;
+    // The speech path (default on) transcribes the demo's first sentence on its own threads
+    // while process() keeps running, so the allocation check covers that too.
+    let silence = vec![0.0f32; 480];
+    let (mut l, mut r) = (vec![0.0f32; 480], vec![0.0f32; 480]);
+    let t0 = std::time::Instant::now();
+    while osc.last(ADDR_TRANSCRIPT).is_none() && t0.elapsed() < std::time::Duration::from_secs(90) {
+        host.try_process_into(
+            &[&silence, &silence],
+            &mut [&mut l, &mut r],
+            &[],
+            &mut Vec::new(),
+        )?;
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let transcript = osc.last(ADDR_TRANSCRIPT).with_context(|| {
+        format!(
+            "no {ADDR_TRANSCRIPT} within 90 s of processing; {ADDR_SPEECH}: {:?}",
+            osc.last(ADDR_SPEECH)
+        )
+    })?;
+    say(&format!(
+        "transcript while processing: {:?} after {:.1} s",
+        transcript.args,
+        t0.elapsed().as_secs_f64()
+    ));
     host.deactivate();
     say("deactivated");
 
