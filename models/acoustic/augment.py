@@ -43,7 +43,6 @@ from multiprocessing import Pool
 
 import numpy as np
 import scipy.signal as sps
-import soundfile as sf
 
 SR = 16000
 DATA = "/work/shared/data/ravdess"
@@ -77,6 +76,8 @@ def fold_of(actor: int) -> int:
 
 
 def load(path: str) -> np.ndarray:
+    import soundfile as sf  # only where audio is read or written: packed-feature training needs none
+
     x, sr = sf.read(path, dtype="float32", always_2d=False)
     assert sr == SR, (path, sr)
     if x.ndim > 1:
@@ -351,6 +352,8 @@ def _work(args):
     by_fold: dict[int, list[dict]] = {}
     for c in all_clips:
         by_fold.setdefault(fold_of(c["actor"]), []).append(c)
+    import soundfile as sf
+
     lines = []
     for c in items:
         x = load(c["path"])

@@ -53,6 +53,8 @@ N_FOLDS = 5
 ENERGY_COL = 104
 
 torch.set_num_threads(int(os.environ.get("SENTIO_THREADS", "2")))
+DEV = torch.device("cpu")  # --device cuda: same code on a GPU (the results do not depend on it beyond float noise)
+PACK = None  # --pack FILE: features from pack.py instead of the feature cache (same Rust features)
 
 
 def log(*a):
@@ -233,12 +235,28 @@ def predict(net, xs: list[np.ndarray], vs: list[np.ndarray], W: int = 250, hop: 
     wins = np.stack(wins).astype(np.float32)
     owner = np.array(owner)
     ps = []
-    for i in range(0, len(wins), 64):
-        ps.append(torch.softmax(net(torch.from_numpy(wins[i: i + 64])), -1).numpy())
+    for i in range(0, len(wins), 256):
+        ps.append(torch.softmax(net(torch.from_numpy(wins[i: i + 256]).to(DEV)), -1).cpu().numpy())
     ps = np.concatenate(ps)
     out = np.zeros((len(xs), ps.shape[1]), np.float32)
     np.add.at(out, owner, ps)
     return out / np.bincount(owner, minlength=len(xs))[:, None]
+
+
+class Ensemble(torch.nn.Module):
+    """Mean of the members' softmax outputs; logits() returns log of that mean so that
+    softmax(logits) is the averaged probability (what predict() and the export compute)."""
+
+    def __init__(self, nets):
+        super().__init__()
+        self.nets = torch.nn.ModuleList(nets)
+
+    def logits(self, x):
+        p = torch.stack([torch.softmax(n.logits(x), -1) for n in self.nets]).mean(0)
+        return torch.log(p.clamp_min(1e-12))
+
+    def forward(self, x):
+        return self.logits(x)
 
 
 def metrics(y: np.ndarray, p: np.ndarray) -> dict:
@@ -257,7 +275,7 @@ def train_model(cfg, train_x, train_v, train_y, train_base, val=None, epochs=Non
     """train_base[i]: index of the base clip; one version per base clip per epoch."""
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    net = SerNet(train_x[0].shape[1], front=cfg["front"], lstm_hidden=cfg["hidden"], drop=cfg["drop"])
+    net = SerNet(train_x[0].shape[1], front=cfg["front"], lstm_hidden=cfg["hidden"], drop=cfg["drop"]).to(DEV)
     epochs = epochs or cfg["epochs"]
     groups: dict[int, list[int]] = {}
     for i, b in enumerate(train_base):
@@ -294,8 +312,17 @@ def train_model(cfg, train_x, train_v, train_y, train_base, val=None, epochs=Non
             xb = crop_batch([train_x[i] for i in ids], [train_v[i] for i in ids], rng, L)
             if cfg["specaug"]:
                 xb = spec_mask(xb, rng)
-            yb = torch.tensor([train_y[i] for i in ids])
-            loss = F.cross_entropy(net(torch.from_numpy(xb)), yb, label_smoothing=0.1)
+            yb = torch.tensor([train_y[i] for i in ids], device=DEV)
+            xt = torch.from_numpy(xb).to(DEV)
+            if cfg.get("mixup", 0) > 0:
+                # mixup between clips of the batch (same crop length), labels mixed the same way
+                lam = float(rng.beta(cfg["mixup"], cfg["mixup"]))
+                perm = torch.from_numpy(rng.permutation(len(ids))).to(DEV)
+                out = net(lam * xt + (1 - lam) * xt[perm])
+                loss = lam * F.cross_entropy(out, yb, label_smoothing=0.1) + \
+                    (1 - lam) * F.cross_entropy(out, yb[perm], label_smoothing=0.1)
+            else:
+                loss = F.cross_entropy(net(xt), yb, label_smoothing=0.1)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
@@ -312,15 +339,17 @@ def train_model(cfg, train_x, train_v, train_y, train_base, val=None, epochs=Non
         history.append(rec)
     if val is None:
         return net, {"epochs": epochs, "history": history}
+    last = copy.deepcopy(net.state_dict())
     net.load_state_dict(best[1])
-    return net, {"best_epoch": best[2], "val_UA": best[0], "history": history}
+    return net, {"best_epoch": best[2], "val_UA": best[0], "history": history, "last_state": last}
 
 
 # ----------------------------------------------------------------------------------------------
 def default_cfg():
     return {"cols": [0, 64], "front": "1d", "hidden": 96, "drop": 0.1, "epochs": 30, "batch": 32,
             "lr": 2e-3, "wd": 1e-2, "specaug": False, "eval_from": 0.4, "eval_every": 2,
-            "aug_set": "none", "copies": 4, "p_orig": 0.5, "norm": "speaker", "seed": 20180516}
+            "aug_set": "none", "copies": 4, "p_orig": 0.5, "norm": "speaker", "seed": 20180516,
+            "mixup": 0.0, "ensemble": 1}
 
 
 def val_actors(train_actors: list[int], seed: int, fold: int) -> list[int]:
@@ -331,6 +360,12 @@ def val_actors(train_actors: list[int], seed: int, fold: int) -> list[int]:
 
 
 def prepare(cfg):
+    if PACK:
+        import pack
+        assert tuple(cfg["cols"]) == (0, 64), "packs hold the log-mel columns only"
+        orig = pack.load_pack(PACK, "orig")
+        aug = [] if cfg["aug_set"] == "none" else pack.load_pack(PACK, cfg["aug_set"], cfg["copies"])
+        return orig, aug
     orig = load_clips(ensure_orig_features(), cfg["cols"], None)
     aug = []
     if cfg["aug_set"] != "none":
@@ -371,21 +406,44 @@ def run_cv(cfg, version, folds=range(N_FOLDS), save_models=True, data=None, writ
             tx = normalise(test, speaker_stats(test))
         else:
             fx, vx, tx = normalise(fit, gstats), normalise(valc, gstats), normalise(test, gstats)
-        net, info = train_model(cfg, fx, [c.v for c in fit], [c.label for c in fit],
-                                [stem_idx[c.stem] for c in fit],
-                                val=(vx, [c.v for c in valc], np.array([c.label for c in valc])),
-                                seed=cfg["seed"] + k)
         ty = np.array([c.label for c in test])
-        tp = predict(net, tx, [c.v for c in test])
+        vy = np.array([c.label for c in valc])
+        nets, infos, member_ua, vps, tps, last_tps = [], [], [], [], [], []
+        for j in range(cfg.get("ensemble", 1)):
+            # members differ only in their seed (init, crops, augmentation draws); each picks its
+            # epoch on the validation actors
+            net_j, info_j = train_model(cfg, fx, [c.v for c in fit], [c.label for c in fit],
+                                        [stem_idx[c.stem] for c in fit],
+                                        val=(vx, [c.v for c in valc], vy),
+                                        seed=cfg["seed"] + k + 1000 * j)
+            nets.append(net_j)
+            infos.append(info_j)
+            tps.append(predict(net_j, tx, [c.v for c in test]))
+            vps.append(predict(net_j, vx, [c.v for c in valc]))
+            member_ua.append(metrics(ty, tps[-1])["UA"])
+            # the last epoch too: the final all-actor model has no validation split and ships its last epoch
+            best_state = copy.deepcopy(net_j.state_dict())
+            net_j.load_state_dict(info_j.pop("last_state"))
+            last_tps.append(predict(net_j, tx, [c.v for c in test]))
+            net_j.load_state_dict(best_state)
+        net, info = nets[0], infos[0]
+        tp = np.mean(tps, 0)
         m = metrics(ty, tp)
-        fold_res = {"fold": k, "test_actors": test_actors, "val_actors": va, **info, **m}
+        info = {"best_epoch": int(np.median([i["best_epoch"] for i in infos])),
+                "val_UA": metrics(vy, np.mean(vps, 0))["UA"], "history": infos[0]["history"],
+                "member_best_epochs": [i["best_epoch"] for i in infos],
+                "member_val_UA": [i["val_UA"] for i in infos], "member_UA": member_ua}
+        fold_res = {"fold": k, "test_actors": test_actors, "val_actors": va, **info, **m,
+                    "UA_last_epoch": metrics(ty, np.mean(last_tps, 0))["UA"],
+                    "test_y": ty.tolist(), "test_probs": np.round(tp, 5).tolist()}
+        ens = Ensemble(nets)
         if cfg["norm"] == "speaker":
             # runtime-like adaptation: stats from the first N s of the speaker; and no speaker stats
             for secs in (10, 30):
                 cst = calibration_stats(test, secs, cfg["seed"] + k)
-                fold_res[f"UA_calib_{secs}s"] = metrics(ty, predict(net, normalise(test, cst),
+                fold_res[f"UA_calib_{secs}s"] = metrics(ty, predict(ens, normalise(test, cst),
                                                                     [c.v for c in test]))["UA"]
-            fold_res["UA_global_fallback"] = metrics(ty, predict(net, normalise(test, gstats),
+            fold_res["UA_global_fallback"] = metrics(ty, predict(ens, normalise(test, gstats),
                                                                  [c.v for c in test]))["UA"]
         fold_res.pop("history", None)
         fold_res["history"] = info["history"]
@@ -394,8 +452,8 @@ def run_cv(cfg, version, folds=range(N_FOLDS), save_models=True, data=None, writ
         all_y.append(ty)
         all_p.append(tp)
         if save_models:
-            torch.save({"state": net.state_dict(), "cfg": cfg, "gstats": gstats},
-                       os.path.join(RUN_ROOT, version, f"fold{k}.pt"))
+            torch.save({"state": net.state_dict(), "members": [n.state_dict() for n in nets], "cfg": cfg,
+                        "gstats": gstats}, os.path.join(RUN_ROOT, version, f"fold{k}.pt"))
         log(f"[{version}] fold {k}: UA {m['UA']:.3f} WA {m['WA']:.3f} F1 {m['macro_F1']:.3f} "
             f"(val UA {info['val_UA']:.3f} @ep{info['best_epoch']}) {fold_res['seconds']} s"
             + (f" calib10 {fold_res['UA_calib_10s']:.3f} calib30 {fold_res['UA_calib_30s']:.3f} "
@@ -413,7 +471,8 @@ def run_cv(cfg, version, folds=range(N_FOLDS), save_models=True, data=None, writ
 def summarise(results, all_y, all_p):
     fl = results["folds"]
     s = {}
-    for key in ["UA", "WA", "macro_F1", "val_UA", "UA_calib_10s", "UA_calib_30s", "UA_global_fallback"]:
+    for key in ["UA", "WA", "macro_F1", "val_UA", "UA_calib_10s", "UA_calib_30s", "UA_global_fallback",
+                "UA_last_epoch"]:
         vals = [f[key] for f in fl if key in f]
         if vals:
             s[key] = {"mean": float(np.mean(vals)), "std": float(np.std(vals)), "per_fold": vals}
@@ -423,6 +482,10 @@ def summarise(results, all_y, all_p):
     pooled = metrics(np.concatenate(all_y), np.concatenate(all_p))
     s["pooled"] = {k: pooled[k] for k in ("UA", "WA", "macro_F1")}
     s["best_epochs"] = [f["best_epoch"] for f in fl]
+    mu = [u for f in fl for u in f.get("member_UA", [])]
+    if mu:
+        s["member_UA"] = {"mean": float(np.mean(mu)), "std": float(np.std(mu)), "n": len(mu)}
+        s["member_val_UA_mean"] = float(np.mean([u for f in fl for u in f["member_val_UA"]]))
     results["summary"] = s
 
 
@@ -457,10 +520,20 @@ def confusion_png(results, version):
     plt.close(fig)
 
 
+def load_members(ck) -> torch.nn.Module:
+    cfg = ck["cfg"]
+    nets = []
+    for st in ck.get("members", [ck["state"]]):
+        n = SerNet(cfg["cols"][1] - cfg["cols"][0], front=cfg["front"], lstm_hidden=cfg["hidden"], drop=cfg["drop"])
+        n.load_state_dict(st)
+        nets.append(n.to(DEV).eval())
+    return nets[0] if len(nets) == 1 else Ensemble(nets).eval()
+
+
 # ----------------------------------------------------------------------------------------------
 # robustness (unseen "cafe" noise) with the CV fold models
 def run_robustness(version, snrs=(20, 10, 5)):
-    cfg = torch.load(os.path.join(RUN_ROOT, version, "fold0.pt"), weights_only=False)["cfg"]
+    cfg = torch.load(os.path.join(RUN_ROOT, version, "fold0.pt"), weights_only=False, map_location="cpu")["cfg"]
     orig = load_clips(ensure_orig_features(), cfg["cols"], None)
     clips = A.corpus()
     conds = {"clean": None}
@@ -487,10 +560,8 @@ def run_robustness(version, snrs=(20, 10, 5)):
            "normalisation": "per test speaker, statistics from that speaker's clips in the same condition",
            "folds": {}}
     for k in range(N_FOLDS):
-        ck = torch.load(os.path.join(RUN_ROOT, version, f"fold{k}.pt"), weights_only=False)
-        net = SerNet(cfg["cols"][1] - cfg["cols"][0], front=cfg["front"], lstm_hidden=cfg["hidden"],
-                     drop=cfg["drop"])
-        net.load_state_dict(ck["state"])
+        ck = torch.load(os.path.join(RUN_ROOT, version, f"fold{k}.pt"), weights_only=False, map_location="cpu")
+        net = load_members(ck)
         test_actors = set(range(4 * k + 1, 4 * k + 5))
         for cname, cl in conds.items():
             cl = cl if cl is not None else orig
@@ -528,12 +599,18 @@ def run_final(cfg, version, epochs):
     fit = orig + aug
     fx = normalise(fit, speaker_stats(fit)) if cfg["norm"] == "speaker" else normalise(fit, stats(orig))
     log(f"final: {len(fit)} clips, {epochs} epochs")
-    net, info = train_model(cfg, fx, [c.v for c in fit], [c.label for c in fit],
-                            [stem_idx[c.stem] for c in fit], val=None, epochs=epochs, seed=cfg["seed"])
-    net.eval()
+    nets = []
+    for j in range(cfg.get("ensemble", 1)):
+        n, _ = train_model(cfg, fx, [c.v for c in fit], [c.label for c in fit],
+                           [stem_idx[c.stem] for c in fit], val=None, epochs=epochs, seed=cfg["seed"] + 1000 * j)
+        nets.append(n.eval())
     gm, gs = stats(orig)  # fallback: all 20 actors' clean voiced frames
-    torch.save({"state": net.state_dict(), "cfg": cfg, "gstats": (gm, gs)},
-               os.path.join(RUN_ROOT, version, "final.pt"))
+    os.makedirs(os.path.join(RUN_ROOT, version), exist_ok=True)
+    torch.save({"state": nets[0].state_dict(), "members": [n.state_dict() for n in nets], "cfg": cfg,
+                "gstats": (gm, gs)}, os.path.join(RUN_ROOT, version, "final.pt"))
+    if os.environ.get("SENTIO_NO_EXPORT"):
+        return
+    net = (nets[0] if len(nets) == 1 else Ensemble(nets)).cpu().eval()
     export(net, cfg, gm, gs, orig, version)
 
 
@@ -619,15 +696,31 @@ def main():
     ap.add_argument("--front", choices=["1d", "2d"])
     ap.add_argument("--folds", default="0,1,2,3,4")
     ap.add_argument("--seed", type=int)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override any default_cfg() entry (JSON value), e.g. --set mixup=0.4")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--export", action="store_true", help="export RUN_ROOT/<version>/final.pt to ONNX")
+    ap.add_argument("--pack", help="features from pack.py (no Rust CLI needed)")
     a = ap.parse_args()
+    global DEV, PACK
+    DEV = torch.device(a.device)
+    PACK = a.pack
     cfg = default_cfg()
+    for kv in a.set:
+        key, _, val = kv.partition("=")
+        if key not in cfg:
+            raise SystemExit(f"--set: unknown key {key}")
+        try:
+            cfg[key] = json.loads(val)
+        except json.JSONDecodeError:
+            cfg[key] = val
     for k in ("epochs", "copies", "norm", "front", "seed"):
         if getattr(a, k) is not None:
             cfg[k] = getattr(a, k)
     if a.aug_set:
         cfg["aug_set"] = a.aug_set
     folds = [int(f) for f in a.folds.split(",")]
-    if not os.path.exists(CLI):
+    if not PACK and not os.path.exists(CLI):
         raise SystemExit(f"{CLI} is missing: build the Rust CLI first (cargo build --release)")
     if a.cv:
         run_cv(cfg, a.version, folds)
@@ -635,6 +728,11 @@ def main():
         run_robustness(a.version)
     if a.ablation:
         run_ablation(cfg, a.epochs or 15, folds)
+    if a.export:
+        # export a final model trained elsewhere (e.g. on a GPU box with SENTIO_NO_EXPORT=1)
+        ck = torch.load(os.path.join(RUN_ROOT, a.version, "final.pt"), weights_only=False, map_location="cpu")
+        orig = load_clips(ensure_orig_features(), ck["cfg"]["cols"], None)
+        export(load_members(ck).cpu().eval(), ck["cfg"], *ck["gstats"], orig, a.version)
     if a.final:
         ep = a.final_epochs
         if ep is None:

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The recipe search that chose the shipped acoustic model: every configuration runs the full 5-fold
+# speaker-independent CV in parallel; the choice is made on the VALIDATION actors' UA (training
+# actors only), test UA is reported beside it. Runs anywhere train.py runs; on a GPU box:
+#   bash models/acoustic/grid.sh cuda models/acoustic/.pack/ravdess.npz.xz <tag>
+set -u
+dev=${1:-cpu}; pack=${2:-}; tag=${3:-g}
+here=$(cd "$(dirname "$0")" && pwd)
+py=${PYTHON:-python3}
+common=(--cv --device "$dev" ${pack:+--pack "$pack"})
+run() { # name, overrides...
+  local name=$1; shift
+  SENTIO_THREADS=2 PYTHONUNBUFFERED=1 "$py" "$here/train.py" "${common[@]}" --version "$tag-$name" "$@" \
+    >"/tmp/grid-$tag-$name.log" 2>&1 &
+}
+aug=(--set aug_set=all --set copies=2)
+sm=(--set specaug=true --set mixup=0.4)
+run base     --set epochs=30
+run sm80     --set epochs=80 "${sm[@]}"
+run aug80s   --set epochs=80 "${aug[@]}" --set specaug=true
+run augsm80  --set epochs=80 "${aug[@]}" "${sm[@]}"
+run 2dsm80   --set epochs=80 --set front=2d "${sm[@]}"
+run 2daugsm80 --set epochs=80 --set front=2d "${aug[@]}" "${sm[@]}"
+run h128sm80 --set epochs=80 --set hidden=128 --set drop=0.3 "${sm[@]}"
+run 2daug80s --set epochs=80 --set front=2d "${aug[@]}" --set specaug=true
+wait
