@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use sentio_host_tests::audio;
 use sentio_host_tests::contract::*;
-use sentio_host_tests::{paths, serial, ClapHost, OscListener};
+use sentio_host_tests::{paths, serial, ClapHost, OscListener, OscStatus};
 
 #[test]
 fn offline_render_analyses_every_frame_even_far_faster_than_real_time() {
@@ -29,6 +29,14 @@ fn offline_render_analyses_every_frame_even_far_faster_than_real_time() {
         assert!(audio::first_bit_mismatch(chunk, &l[..n]).is_none());
     }
     let elapsed = t0.elapsed().as_secs_f64();
+    let n16 = signal.len() as u64 * FRONTEND_RATE as u64 / rate as u64;
+    let expected = expected_frames(n16) as i64;
+    // Offline, the analysis also waits for the speech worker (no utterance is dropped), which
+    // pauses the frame count while Whisper works: wait for the count, then for it to settle.
+    osc.wait_until(ADDR_STATUS, Duration::from_secs(120), |m| {
+        OscStatus::from_record(m)
+            .is_some_and(|s| s.frames_processed + s.frames_dropped >= expected - 5)
+    });
     let st = osc
         .wait_status_settled(
             ADDR_STATUS,
@@ -36,8 +44,6 @@ fn offline_render_analyses_every_frame_even_far_faster_than_real_time() {
             Duration::from_secs(30),
         )
         .expect("a /sentio/status message");
-    let n16 = signal.len() as u64 * FRONTEND_RATE as u64 / rate as u64;
-    let expected = expected_frames(n16) as i64;
     eprintln!(
         "offline: {:.0} s of audio in {elapsed:.1} s; status {st:?}, expected ≈{expected} frames",
         signal.len() as f64 / rate as f64
