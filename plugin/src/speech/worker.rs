@@ -322,9 +322,8 @@ fn run_transcription(
                 Ok(None) => {
                     shared.speech_empty.fetch_add(1, Relaxed);
                 }
-                Err(e) if stop.load(Relaxed) => {
-                    let _ = e;
-                }
+                // An aborted transcription (deactivation) is not an error worth reporting.
+                Err(_) if stop.load(Relaxed) => {}
                 Err(e) => shared.set_speech_error(e),
             }
         }
