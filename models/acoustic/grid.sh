@@ -13,14 +13,17 @@ run() { # name, overrides...
   SENTIO_THREADS=2 PYTHONUNBUFFERED=1 "$py" "$here/train.py" "${common[@]}" --version "$tag-$name" "$@" \
     >"/tmp/grid-$tag-$name.log" 2>&1 &
 }
+# every run names all the keys it varies (train.py's defaults are the chosen v3 = 2dsm80)
 aug=(--set aug_set=all --set copies=2)
 sm=(--set specaug=true --set mixup=0.4)
-run base     --set epochs=30
-run sm80     --set epochs=80 "${sm[@]}"
-run aug80s   --set epochs=80 "${aug[@]}" --set specaug=true
-run augsm80  --set epochs=80 "${aug[@]}" "${sm[@]}"
-run 2dsm80   --set epochs=80 --set front=2d "${sm[@]}"
-run 2daugsm80 --set epochs=80 --set front=2d "${aug[@]}" "${sm[@]}"
-run h128sm80 --set epochs=80 --set hidden=128 --set drop=0.3 "${sm[@]}"
-run 2daug80s --set epochs=80 --set front=2d "${aug[@]}" --set specaug=true
+plain=(--set specaug=false --set mixup=0)
+d1=(--set front=1d); d2=(--set front=2d)
+run base      "${d1[@]}" "${plain[@]}" --set epochs=30
+run sm80      "${d1[@]}" "${sm[@]}" --set epochs=80
+run aug80s    "${d1[@]}" "${aug[@]}" --set specaug=true --set mixup=0 --set epochs=80
+run augsm80   "${d1[@]}" "${aug[@]}" "${sm[@]}" --set epochs=80
+run 2dsm80    "${d2[@]}" "${sm[@]}" --set epochs=80
+run 2daugsm80 "${d2[@]}" "${aug[@]}" "${sm[@]}" --set epochs=80
+run h128sm80  "${d1[@]}" "${sm[@]}" --set epochs=80 --set hidden=128 --set drop=0.3
+run 2daug80s  "${d2[@]}" "${aug[@]}" --set specaug=true --set mixup=0 --set epochs=80
 wait

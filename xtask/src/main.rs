@@ -10,6 +10,9 @@
 //! - `test`          bundle-all, then every test in the workspace
 //! - `install`       release bundles into ~/.clap and ~/.vst3, the runtime and the models
 //!   (acoustic, text, VAD, Whisper) into ~/.local/share/sentio (where the plugin looks for them)
+//! - `train [ARGS]`  the acoustic model end to end: release CLI (its `features` subcommand is the
+//!   only feature extractor), the pinned venv in `models/acoustic/.venv`, then
+//!   `models/acoustic/train.py ARGS` (default: CV + robustness + final model + ONNX export)
 //! - `bench`         audio-thread cost of `process()`, front-end speed against librosa, model,
 //!   update and transcript latency, Whisper's real-time factor against faster-whisper
 
@@ -43,6 +46,7 @@ fn main() -> Result<()> {
             cargo(&["test", "--workspace"], &rest)
         }
         "bench" => bench(),
+        "train" => train(&rest),
         "install" => install(),
         _ => nice_plug_xtask::main_with_args("cargo xtask", std::iter::once(task).chain(rest)),
     }
@@ -126,6 +130,31 @@ fn demo(extra: &[String]) -> Result<()> {
     ]);
     cmd.args(extra);
     run(&mut cmd)
+}
+
+fn train(extra: &[String]) -> Result<()> {
+    cargo(&["build", "-p", "sentio", "--release"], &[])?;
+    let venv = Path::new("models/acoustic/.venv");
+    if !venv.join("bin/python").exists() {
+        run(Command::new("python3").args(["-m", "venv"]).arg(venv))?;
+        run(Command::new(venv.join("bin/python")).args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "-r",
+            "models/acoustic/requirements.txt",
+        ]))?;
+    }
+    let default = ["--cv", "--robustness", "--final", "--version", "v3"].map(String::from);
+    let args = if extra.is_empty() {
+        &default[..]
+    } else {
+        extra
+    };
+    run(Command::new(venv.join("bin/python"))
+        .arg("models/acoustic/train.py")
+        .args(args))
 }
 
 fn bench() -> Result<()> {
