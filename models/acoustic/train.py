@@ -532,6 +532,73 @@ def load_members(ck) -> torch.nn.Module:
     return nets[0] if len(nets) == 1 else Ensemble(nets).eval()
 
 
+def combine_folds(version: str, sources: list[str]):
+    """A seed-free ensemble of CV runs: fold k of `version` holds fold k's model of every source
+    run (same folds, same validation actors, each member picked its epoch on them)."""
+    os.makedirs(os.path.join(RUN_ROOT, version), exist_ok=True)
+    for k in range(N_FOLDS):
+        cks = [torch.load(os.path.join(RUN_ROOT, s, f"fold{k}.pt"), weights_only=False, map_location="cpu")
+               for s in sources]
+        for ck in cks[1:]:
+            assert {x: ck["cfg"][x] for x in ("cols", "front", "hidden", "norm", "seed")} == \
+                {x: cks[0]["cfg"][x] for x in ("cols", "front", "hidden", "norm", "seed")}
+        members = [m for ck in cks for m in ck.get("members", [ck["state"]])]
+        cfg = dict(cks[0]["cfg"], ensemble=len(members), members_from=sources,
+                   member_configs=[ck["cfg"] for ck in cks])
+        torch.save({"state": members[0], "members": members, "cfg": cfg, "gstats": cks[0]["gstats"]},
+                   os.path.join(RUN_ROOT, version, f"fold{k}.pt"))
+
+
+def combine_final(version: str, sources: list[str]):
+    """The shipped ensemble: the all-actor final model of every source run as one member list."""
+    cks = [torch.load(os.path.join(RUN_ROOT, s, "final.pt"), weights_only=False, map_location="cpu")
+           for s in sources]
+    members = [m for ck in cks for m in ck.get("members", [ck["state"]])]
+    cfg = dict(cks[0]["cfg"], ensemble=len(members), members_from=sources,
+               member_configs=[ck["cfg"] for ck in cks])
+    os.makedirs(os.path.join(RUN_ROOT, version), exist_ok=True)
+    torch.save({"state": members[0], "members": members, "cfg": cfg, "gstats": cks[0]["gstats"]},
+               os.path.join(RUN_ROOT, version, "final.pt"))
+
+
+def run_rescore(version: str):
+    """Score the saved fold models of `version` on the full-precision feature cache: the CV table
+    (test actors), adaptation variants and validation UA, written to results/<version>.json."""
+    orig = load_clips(ensure_orig_features(), (0, 64), None)
+    results = {"version": version, "folds": [], "protocol": __doc__,
+               "scored_by": "train.py --rescore (saved fold models, full-precision Rust features)"}
+    ys, ps = [], []
+    for k in range(N_FOLDS):
+        ck = torch.load(os.path.join(RUN_ROOT, version, f"fold{k}.pt"), weights_only=False, map_location="cpu")
+        cfg = ck["cfg"]
+        results["config"] = cfg
+        net = load_members(ck)
+        test_actors = list(range(4 * k + 1, 4 * k + 5))
+        va = val_actors([a for a in range(1, 21) if a not in test_actors], cfg["seed"], k)
+        test = [c for c in orig if c.actor in test_actors]
+        valc = [c for c in orig if c.actor in va]
+        ty = np.array([c.label for c in test])
+        tp = predict(net, normalise(test, speaker_stats(test)), [c.v for c in test])
+        vua = metrics(np.array([c.label for c in valc]),
+                      predict(net, normalise(valc, speaker_stats(valc)), [c.v for c in valc]))["UA"]
+        srcs = cfg.get("members_from", [])
+        mbe = [json.load(open(os.path.join(RESULTS, f"{s_}.json")))["folds"][k]["best_epoch"] for s_ in srcs]
+        f = {"fold": k, "test_actors": test_actors, "val_actors": va, "val_UA": vua,
+             "best_epoch": int(np.median(mbe)) if mbe else None, "member_best_epochs": mbe, **metrics(ty, tp)}
+        for secs in (10, 30):
+            cst = calibration_stats(test, secs, cfg["seed"] + k)
+            f[f"UA_calib_{secs}s"] = metrics(ty, predict(net, normalise(test, cst), [c.v for c in test]))["UA"]
+        f["UA_global_fallback"] = metrics(ty, predict(net, normalise(test, ck["gstats"]), [c.v for c in test]))["UA"]
+        results["folds"].append(f)
+        ys.append(ty)
+        ps.append(tp)
+        log(f"[{version}] fold {k}: UA {f['UA']:.3f} WA {f['WA']:.3f} F1 {f['macro_F1']:.3f} val {vua:.3f}")
+    summarise(results, ys, ps)
+    write_results(results, version)
+    confusion_png(results, version)
+    return results
+
+
 # ----------------------------------------------------------------------------------------------
 # robustness (unseen "cafe" noise) with the CV fold models
 def run_robustness(version, snrs=(20, 10, 5), split="test"):
@@ -700,6 +767,9 @@ def main():
     ap.add_argument("--final", action="store_true")
     ap.add_argument("--ablation", action="store_true")
     ap.add_argument("--robustness", action="store_true")
+    ap.add_argument("--combine", metavar="V1,V2", help="fold models of these CV runs -> ensemble <version>")
+    ap.add_argument("--combine-final", metavar="V1,V2", help="final models of these runs -> ensemble <version>")
+    ap.add_argument("--rescore", action="store_true", help="score <version>'s saved fold models (full precision)")
     ap.add_argument("--robustness-val", action="store_true",
                     help="the same noise on each fold's validation actors (for choosing a recipe)")
     ap.add_argument("--version", default="v1")
@@ -739,6 +809,12 @@ def main():
         raise SystemExit(f"{CLI} is missing: build the Rust CLI first (cargo build --release)")
     if a.cv:
         run_cv(cfg, a.version, folds)
+    if a.combine:
+        combine_folds(a.version, a.combine.split(","))
+    if a.combine_final:
+        combine_final(a.version, a.combine_final.split(","))
+    if a.rescore:
+        run_rescore(a.version)
     if a.robustness:
         run_robustness(a.version)
     if a.robustness_val:
