@@ -428,8 +428,12 @@ fn main() -> Result<()> {
         println!("wrote {}", path.display());
         return Ok(());
     }
-    report.insert("process_cost".into(), process_cost()?);
-    report.insert("front_end".into(), frontend_speed()?);
+    // --model-only: the acoustic model's figures alone (after retraining it), in their own file
+    let model_only = std::env::args().any(|a| a == "--model-only");
+    if !model_only {
+        report.insert("process_cost".into(), process_cost()?);
+        report.insert("front_end".into(), frontend_speed()?);
+    }
     let options = ModelOptions::default();
     match (
         OnnxEmotionModel::load(&options),
@@ -441,6 +445,12 @@ fn main() -> Result<()> {
             report.insert("update_latency".into(), update_latency(&options)?);
         }
         (Err(e), _) | (_, Err(e)) => println!("model figures skipped: {e}"),
+    }
+    if model_only {
+        let path = workspace_root().join("target/bench-model.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&Value::Object(report))?)?;
+        println!("wrote {}", path.display());
+        return Ok(());
     }
     report.insert("speech".into(), speech_figures()?);
     let path = workspace_root().join("target/bench.json");
