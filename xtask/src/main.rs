@@ -134,27 +134,34 @@ fn demo(extra: &[String]) -> Result<()> {
 
 fn train(extra: &[String]) -> Result<()> {
     cargo(&["build", "-p", "sentio", "--release"], &[])?;
-    let venv = Path::new("models/acoustic/.venv");
-    if !venv.join("bin/python").exists() {
-        run(Command::new("python3").args(["-m", "venv"]).arg(venv))?;
-        run(Command::new(venv.join("bin/python")).args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "-r",
-            "models/acoustic/requirements.txt",
-        ]))?;
-    }
+    let python = venv(
+        Path::new("models/acoustic/.venv"),
+        &["-r", "models/acoustic/requirements.txt"],
+    )?;
     let default = ["--cv", "--robustness", "--final", "--version", "v3"].map(String::from);
     let args = if extra.is_empty() {
         &default[..]
     } else {
         extra
     };
-    run(Command::new(venv.join("bin/python"))
+    run(Command::new(python)
         .arg("models/acoustic/train.py")
         .args(args))
+}
+
+/// A Python venv at `dir` (created when missing) with `packages` installed (pip arguments);
+/// returns its interpreter.
+fn venv(dir: &Path, packages: &[&str]) -> Result<PathBuf> {
+    if !dir.join("bin/python").exists() {
+        run(Command::new("python3").args(["-m", "venv"]).arg(dir))?;
+    }
+    // Absolute but not resolved: bin/python is a link to the base interpreter, and only the
+    // link's own path makes Python use the venv.
+    let python = std::path::absolute(dir.join("bin/python"))?;
+    run(Command::new(&python)
+        .args(["-m", "pip", "install", "--quiet"])
+        .args(packages))?;
+    Ok(python)
 }
 
 fn bench() -> Result<()> {
@@ -173,19 +180,8 @@ fn bench() -> Result<()> {
         "models/frontend_reference/requirements.txt",
         "onnxruntime==1.31.1",
     ]))?;
-    let venv = Path::new("target/bench-venv");
-    if !venv.join("bin/python").exists() {
-        run(Command::new("python3").args(["-m", "venv"]).arg(venv))?;
-    }
-    run(Command::new(venv.join("bin/python")).args([
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "faster-whisper==1.2.1",
-    ]))?;
+    let python = venv(Path::new("target/bench-venv"), &["faster-whisper==1.2.1"])?;
     bundle(&["--release"])?;
-    let python = std::fs::canonicalize(venv.join("bin/python"))?;
     run(Command::new("cargo")
         .args([
             "run",
