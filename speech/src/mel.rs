@@ -7,29 +7,49 @@ pub const N_FFT: usize = 400;
 
 /// Row-major `[n_mels][n_fft / 2 + 1]` weights.
 pub fn filterbank(sample_rate: u32, n_fft: usize, n_mels: usize) -> Vec<f32> {
-    let n_bins = n_fft / 2 + 1;
-    let nyquist = sample_rate as f64 / 2.0;
-    let fft_freqs: Vec<f64> = (0..n_bins)
-        .map(|k| k as f64 * sample_rate as f64 / n_fft as f64)
-        .collect();
+    triangles(
+        sample_rate as f64,
+        n_fft,
+        n_mels,
+        0.0,
+        sample_rate as f64 / 2.0,
+    )
+    .into_iter()
+    .flatten()
+    .map(|w| w as f32)
+    .collect()
+}
 
-    let (mel_lo, mel_hi) = (hz_to_mel(0.0), hz_to_mel(nyquist));
+/// Slaney-normalised triangular filters (librosa's `filters.mel(norm="slaney")`) between `fmin`
+/// and `fmax`: one row of `n_fft / 2 + 1` weights per band. Shared with the plugin's front end.
+pub fn triangles(
+    sample_rate: f64,
+    n_fft: usize,
+    n_mels: usize,
+    fmin: f64,
+    fmax: f64,
+) -> Vec<Vec<f64>> {
+    let fft_freqs: Vec<f64> = (0..n_fft / 2 + 1)
+        .map(|k| k as f64 * sample_rate / n_fft as f64)
+        .collect();
+    let (mel_lo, mel_hi) = (hz_to_mel(fmin), hz_to_mel(fmax));
     let band_edges: Vec<f64> = (0..n_mels + 2)
         .map(|i| mel_to_hz(mel_lo + (mel_hi - mel_lo) * i as f64 / (n_mels + 1) as f64))
         .collect();
-
-    let mut weights = vec![0f32; n_mels * n_bins];
-    for m in 0..n_mels {
-        let (lo, centre, hi) = (band_edges[m], band_edges[m + 1], band_edges[m + 2]);
-        let norm = 2.0 / (hi - lo);
-        for (k, &f) in fft_freqs.iter().enumerate() {
-            let rising = (f - lo) / (centre - lo);
-            let falling = (hi - f) / (hi - centre);
-            let w = rising.min(falling).max(0.0);
-            weights[m * n_bins + k] = (w * norm) as f32;
-        }
-    }
-    weights
+    (0..n_mels)
+        .map(|m| {
+            let (lo, centre, hi) = (band_edges[m], band_edges[m + 1], band_edges[m + 2]);
+            let norm = 2.0 / (hi - lo);
+            fft_freqs
+                .iter()
+                .map(|&f| {
+                    let rising = (f - lo) / (centre - lo);
+                    let falling = (hi - f) / (hi - centre);
+                    rising.min(falling).max(0.0) * norm
+                })
+                .collect()
+        })
+        .collect()
 }
 
 // Slaney's auditory-toolbox scale: linear (200/3 Hz per mel) up to 1 kHz, logarithmic above.

@@ -3,31 +3,9 @@
 //! Matches `librosa.filters.mel(htk=False, norm="slaney")` (Slaney's mel scale: linear below
 //! 1 kHz, logarithmic above; each triangle normalised to unit area) and SciPy's orthonormal DCT-II.
 
-use super::config::{ANALYSIS_RATE, MEL_FMAX, MEL_FMIN, N_BINS, N_FFT, N_MELS, N_MFCC};
+use super::config::{ANALYSIS_RATE, MEL_FMAX, MEL_FMIN, N_FFT, N_MELS, N_MFCC};
 
-const F_SP: f64 = 200.0 / 3.0;
-const MIN_LOG_HZ: f64 = 1000.0;
-const MIN_LOG_MEL: f64 = MIN_LOG_HZ / F_SP;
-
-fn log_step() -> f64 {
-    6.4f64.ln() / 27.0
-}
-
-pub fn hz_to_mel(hz: f64) -> f64 {
-    if hz >= MIN_LOG_HZ {
-        MIN_LOG_MEL + (hz / MIN_LOG_HZ).ln() / log_step()
-    } else {
-        hz / F_SP
-    }
-}
-
-pub fn mel_to_hz(mel: f64) -> f64 {
-    if mel >= MIN_LOG_MEL {
-        MIN_LOG_HZ * (log_step() * (mel - MIN_LOG_MEL)).exp()
-    } else {
-        F_SP * mel
-    }
-}
+pub use sentio_speech::mel::{hz_to_mel, mel_to_hz};
 
 /// One mel band: the FFT bins it covers and their weights, so applying the bank touches only
 /// non-zero weights.
@@ -39,25 +17,10 @@ pub struct MelBand {
 
 /// Slaney-normalised triangular filters over the `N_BINS` power bins.
 pub fn mel_filterbank() -> Vec<MelBand> {
-    let sr = ANALYSIS_RATE as f64;
-    let fft_freqs: Vec<f64> = (0..N_BINS).map(|k| k as f64 * sr / N_FFT as f64).collect();
-    let (mel_min, mel_max) = (hz_to_mel(MEL_FMIN), hz_to_mel(MEL_FMAX));
-    let mel_f: Vec<f64> = (0..N_MELS + 2)
-        .map(|i| mel_to_hz(mel_min + (mel_max - mel_min) * i as f64 / (N_MELS + 1) as f64))
-        .collect();
-
-    (0..N_MELS)
-        .map(|m| {
-            let (lo, centre, hi) = (mel_f[m], mel_f[m + 1], mel_f[m + 2]);
-            let enorm = 2.0 / (hi - lo);
-            let full: Vec<f64> = fft_freqs
-                .iter()
-                .map(|&f| {
-                    let lower = (f - lo) / (centre - lo);
-                    let upper = (hi - f) / (hi - centre);
-                    lower.min(upper).max(0.0) * enorm
-                })
-                .collect();
+    let rows =
+        sentio_speech::mel::triangles(ANALYSIS_RATE as f64, N_FFT, N_MELS, MEL_FMIN, MEL_FMAX);
+    rows.into_iter()
+        .map(|full| {
             let first = full.iter().position(|&w| w > 0.0).unwrap_or(0);
             let last = full.iter().rposition(|&w| w > 0.0).unwrap_or(first);
             MelBand {
