@@ -91,9 +91,10 @@ def ensure_aug_features(set_name: str, copies: int, seed: int) -> str:
     out = os.path.join(FEAT_ROOT, set_name)
     lst = os.path.join(aug_dir, "list.txt")
     want = len(A.corpus()) * copies
-    if not (os.path.exists(lst) and len(open(lst).read().split()) == want):
+    # copy k depends only on (seed, actor, k): a set made with more copies holds these ones too
+    if not (os.path.exists(lst) and len(open(lst).read().split()) >= want):
         A.make_set(AUG_ROOT, set_name, copies, seed)
-    names = open(lst).read().split()
+    names = [n for n in open(lst).read().split() if int(n[:-4].rsplit("_k", 1)[1]) < copies]
     if not all(os.path.exists(os.path.join(out, n[:-4] + ".npy")) for n in names):
         run_cli([os.path.join(aug_dir, n) for n in names], aug_dir, out)
     return out
