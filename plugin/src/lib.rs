@@ -24,9 +24,14 @@ use nice_plug::prelude::*;
 use dsp::{Capture, FeatureFrame};
 use emotion::onnx_model::{ModelOptions, OnnxEmotionModel};
 use emotion::EmotionModel;
+use output::http::Server;
+use output::mdns::Announcer;
 use output::midi::CcSender;
 use output::osc::OscThread;
-use params::SentioParams;
+use output::osc_map::MapFile;
+use output::oscquery::OscQuery;
+use output::overlay::OverlayServer;
+use params::{OscPreset, SentioParams};
 use speech::models::{load_transcription, load_vad};
 use speech::worker::{SpeechConfig, SpeechWorker};
 use state::SharedState;
@@ -41,6 +46,10 @@ pub struct Sentio {
     /// Declared after `worker`, which feeds it: the analysis stops first.
     speech: Option<SpeechWorker>,
     osc: Option<OscThread>,
+    /// The loopback surfaces: they read the shared state on their own threads.
+    overlay: Option<OverlayServer>,
+    mdns: Option<Announcer>,
+    oscquery: Option<Server>,
     midi: CcSender,
     /// Offline rendering may wait for the worker, so a bounce matches real-time playback.
     offline: bool,
@@ -60,6 +69,9 @@ impl Default for Sentio {
             worker: None,
             speech: None,
             osc: None,
+            overlay: None,
+            mdns: None,
+            oscquery: None,
             midi: CcSender::default(),
             offline: false,
             #[cfg(debug_assertions)]
@@ -95,6 +107,92 @@ impl Sentio {
                     *slot = Some(c.clone());
                 }
             }),
+        }
+    }
+
+    /// The threads that read the shared state and send it out (OSC, overlay, OSCQuery, mDNS),
+    /// started once and kept across re-activations. A failure is reported; audio goes on.
+    fn start_outputs(&mut self) {
+        if self.osc.is_none() {
+            let params = self.params.clone();
+            let file = std::sync::Mutex::new(
+                emotion::runtime::data_dir().map(|d| MapFile::new(d.join("osc-map.json"))),
+            );
+            let settings = move || {
+                // "Custom": the map saved with the project, replaced when the user edits the
+                // data folder's osc-map.json (so it is saved with the project from then on).
+                if params.osc_preset.value() == OscPreset::Custom {
+                    if let Some(f) = file.lock().ok().as_mut().and_then(|f| f.as_mut()) {
+                        match f.poll() {
+                            Some(Ok(map)) => {
+                                nice_log!(
+                                    "Sentio OSC: custom map loaded from {}",
+                                    f.path().display()
+                                );
+                                if let Ok(mut slot) = params.osc_map.write() {
+                                    *slot = Some(map);
+                                }
+                            }
+                            Some(Err(e)) => {
+                                nice_warn!("Sentio OSC: {e} (keeping the previous map)")
+                            }
+                            None => {}
+                        }
+                    }
+                }
+                params.osc_settings()
+            };
+            match OscThread::spawn(self.shared.clone(), settings) {
+                Ok(t) => self.osc = Some(t),
+                Err(e) => nice_error!("Sentio could not start its OSC sender: {e}"),
+            }
+        }
+        if self.overlay.is_none() {
+            let params = self.params.clone();
+            match OverlayServer::spawn(self.shared.clone(), move || params.overlay_settings()) {
+                Ok(s) => self.overlay = Some(s),
+                Err(e) => nice_error!("Sentio could not start its overlay server: {e}"),
+            }
+        }
+        if self.oscquery.is_none() {
+            let (params, params2) = (self.params.clone(), self.params.clone());
+            let shared = self.shared.clone();
+            let server = Server::spawn(
+                "OSCQuery",
+                std::sync::Arc::new(OscQuery::new(self.shared.clone(), move || {
+                    params.osc_settings()
+                })),
+                move || params2.oscquery_settings(),
+                Box::new(move |text, problem| {
+                    if problem {
+                        nice_warn!("Sentio OSCQuery: {text}");
+                    }
+                    shared.set_oscquery_state(text, problem);
+                }),
+                None,
+            );
+            match server {
+                Ok(s) => self.oscquery = Some(s),
+                Err(e) => nice_error!("Sentio could not start its OSCQuery server: {e}"),
+            }
+        }
+        if let (None, Some(q)) = (&self.mdns, &self.oscquery) {
+            let (params, slot) = (self.params.clone(), q.address_slot());
+            let wanted = move || {
+                params
+                    .oscquery_mdns
+                    .value()
+                    .then(|| slot.lock().ok().and_then(|a| *a))
+                    .flatten()
+            };
+            match Announcer::spawn(wanted, |e| {
+                if let Some(e) = e {
+                    nice_warn!("Sentio OSCQuery {e}");
+                }
+            }) {
+                Ok(a) => self.mdns = Some(a),
+                Err(e) => nice_error!("Sentio could not start its mDNS announcer: {e}"),
+            }
         }
     }
 
@@ -179,13 +277,7 @@ impl Plugin for Sentio {
                 Err(e) => nice_error!("Sentio could not start its analysis worker: {e}"),
             }
         }
-        if self.osc.is_none() {
-            let params = self.params.clone();
-            match OscThread::spawn(self.shared.clone(), move || params.osc_settings()) {
-                Ok(t) => self.osc = Some(t),
-                Err(e) => nice_error!("Sentio could not start its OSC sender: {e}"),
-            }
-        }
+        self.start_outputs();
         self.midi.reset();
         #[cfg(debug_assertions)]
         {

@@ -6,7 +6,10 @@ use nice_plug::prelude::*;
 
 use crate::emotion::normalize::Calibration;
 use crate::emotion::runtime::Device;
+use crate::output::http::ServeSettings;
 use crate::output::osc::{self, OscSettings};
+use crate::output::osc_map::{OscMap, Preset};
+use crate::output::{oscquery, overlay};
 use crate::speech::models::{SpeechOptions, WhisperModel};
 use crate::worker::{AnalysisSettings, DEFAULT_TEXT_WEIGHT};
 
@@ -100,6 +103,24 @@ impl Language {
     }
 }
 
+/// Which OSC map the sender uses.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OscPreset {
+    #[id = "sentio"]
+    Sentio,
+    #[id = "touchdesigner"]
+    #[name = "TouchDesigner"]
+    TouchDesigner,
+    #[id = "resolume"]
+    Resolume,
+    #[id = "qlcplus"]
+    #[name = "QLC+"]
+    Qlc,
+    /// The map saved with the project (imported from `osc-map.json` in the data folder).
+    #[id = "custom"]
+    Custom,
+}
+
 #[derive(Params)]
 pub struct SentioParams {
     /// OSC target host (name or address); strings cannot be host parameters.
@@ -107,6 +128,15 @@ pub struct SentioParams {
     pub osc_host: Arc<RwLock<String>>,
     #[persist = "osc_prefix"]
     pub osc_prefix: Arc<RwLock<String>>,
+    /// The custom OSC map (preset "Custom"), saved with the project.
+    #[persist = "osc_map"]
+    pub osc_map: Arc<RwLock<Option<OscMap>>>,
+    /// Addresses the overlay and OSCQuery servers listen on: loopback unless the user sets a
+    /// LAN address here.
+    #[persist = "overlay_host"]
+    pub overlay_host: Arc<RwLock<String>>,
+    #[persist = "oscquery_host"]
+    pub oscquery_host: Arc<RwLock<String>>,
     /// The user's "calibrate to my voice" statistics.
     #[persist = "calibration"]
     pub calibration: Arc<RwLock<Option<Calibration>>>,
@@ -140,10 +170,33 @@ pub struct SentioParams {
     pub osc_port: IntParam,
     #[id = "osc_rate"]
     pub osc_rate: IntParam,
+    #[id = "osc_preset"]
+    pub osc_preset: EnumParam<OscPreset>,
+    /// How long a new dominant class must hold before `/sentio/onset` is sent.
+    #[id = "onset_hold"]
+    pub onset_hold_ms: IntParam,
+    #[id = "trigger_threshold"]
+    pub trigger_threshold: FloatParam,
+    #[id = "trigger_hysteresis"]
+    pub trigger_hysteresis: FloatParam,
     #[id = "midi_on"]
     pub midi_enabled: BoolParam,
     #[id = "midi_channel"]
     pub midi_channel: IntParam,
+
+    /// The OBS overlay server (loopback HTTP).
+    #[id = "overlay_on"]
+    pub overlay_enabled: BoolParam,
+    #[id = "overlay_port"]
+    pub overlay_port: IntParam,
+    /// The OSCQuery server (loopback HTTP) describing the OSC addresses.
+    #[id = "oscquery_on"]
+    pub oscquery_enabled: BoolParam,
+    #[id = "oscquery_port"]
+    pub oscquery_port: IntParam,
+    /// Announce the OSCQuery server on the local network (mDNS `_oscjson._tcp`).
+    #[id = "oscquery_mdns"]
+    pub oscquery_mdns: BoolParam,
 }
 
 impl Default for SentioParams {
@@ -152,6 +205,9 @@ impl Default for SentioParams {
             osc_host: Arc::new(RwLock::new(osc::DEFAULT_HOST.into())),
             osc_prefix: Arc::new(RwLock::new(osc::DEFAULT_PREFIX.into())),
             calibration: Arc::new(RwLock::new(None)),
+            osc_map: Arc::new(RwLock::new(None)),
+            overlay_host: Arc::new(RwLock::new("127.0.0.1".into())),
+            oscquery_host: Arc::new(RwLock::new("127.0.0.1".into())),
             emotion_enabled: BoolParam::new("Emotion Model", true),
             emotion_device: EnumParam::new("Model Device", DeviceChoice::Auto),
             emotion_hop_ms: IntParam::new(
@@ -193,8 +249,47 @@ impl Default for SentioParams {
                 },
             )
             .with_unit(" Hz"),
+            osc_preset: EnumParam::new("OSC Preset", OscPreset::Sentio),
+            onset_hold_ms: IntParam::new(
+                "Onset Hold",
+                crate::output::events::OnsetSettings::default().hold_ms as i32,
+                IntRange::Linear { min: 0, max: 5000 },
+            )
+            .with_unit(" ms"),
+            trigger_threshold: FloatParam::new(
+                "Trigger Threshold",
+                crate::output::events::TriggerSettings::default().threshold,
+                FloatRange::Linear {
+                    min: 0.05,
+                    max: 0.95,
+                },
+            )
+            .with_value_to_string(formatters::v2s_f32_percentage(0))
+            .with_string_to_value(formatters::s2v_f32_percentage())
+            .with_unit(" %"),
+            trigger_hysteresis: FloatParam::new(
+                "Trigger Hysteresis",
+                crate::output::events::TriggerSettings::default().hysteresis,
+                FloatRange::Linear { min: 0.0, max: 0.5 },
+            )
+            .with_value_to_string(formatters::v2s_f32_percentage(0))
+            .with_string_to_value(formatters::s2v_f32_percentage())
+            .with_unit(" %"),
             midi_enabled: BoolParam::new("MIDI CC Output", true),
             midi_channel: IntParam::new("MIDI Channel", 1, IntRange::Linear { min: 1, max: 16 }),
+            overlay_enabled: BoolParam::new("Overlay Server", true),
+            overlay_port: IntParam::new(
+                "Overlay Port",
+                overlay::DEFAULT_PORT as i32,
+                IntRange::Linear { min: 1, max: 65535 },
+            ),
+            oscquery_enabled: BoolParam::new("OSCQuery Server", true),
+            oscquery_port: IntParam::new(
+                "OSCQuery Port",
+                oscquery::DEFAULT_PORT as i32,
+                IntRange::Linear { min: 1, max: 65535 },
+            ),
+            oscquery_mdns: BoolParam::new("OSCQuery mDNS", false),
         }
     }
 }
@@ -228,6 +323,52 @@ impl SentioParams {
                 .map(|s| s.clone())
                 .unwrap_or_default(),
             rate_hz: self.osc_rate.value().max(1) as u32,
+            map: self.osc_map(),
+        }
+    }
+
+    /// The map of the chosen preset (or the saved custom one), with the event settings of the
+    /// parameters.
+    pub fn osc_map(&self) -> OscMap {
+        let mut map = match self.osc_preset.value() {
+            OscPreset::Sentio => OscMap::preset(Preset::Sentio, 1),
+            OscPreset::TouchDesigner => OscMap::preset(Preset::TouchDesigner, 1),
+            OscPreset::Resolume => OscMap::preset(Preset::Resolume, 1),
+            OscPreset::Qlc => OscMap::preset(Preset::Qlc, 1),
+            OscPreset::Custom => self
+                .osc_map
+                .read()
+                .ok()
+                .and_then(|m| m.clone())
+                .unwrap_or_default(),
+        };
+        map.onset.hold_ms = self.onset_hold_ms.value().max(0) as u32;
+        map.triggers.threshold = self.trigger_threshold.value();
+        map.triggers.hysteresis = self.trigger_hysteresis.value();
+        map
+    }
+
+    pub fn overlay_settings(&self) -> ServeSettings {
+        ServeSettings {
+            enabled: self.overlay_enabled.value(),
+            host: self
+                .overlay_host
+                .read()
+                .map(|s| s.clone())
+                .unwrap_or_default(),
+            port: self.overlay_port.value().clamp(1, 65535) as u16,
+        }
+    }
+
+    pub fn oscquery_settings(&self) -> ServeSettings {
+        ServeSettings {
+            enabled: self.oscquery_enabled.value(),
+            host: self
+                .oscquery_host
+                .read()
+                .map(|s| s.clone())
+                .unwrap_or_default(),
+            port: self.oscquery_port.value().clamp(1, 65535) as u16,
         }
     }
 }

@@ -72,6 +72,12 @@ pub struct SharedState {
     pub speech_state: Mutex<String>,
     pub vad_state: Mutex<String>,
     pub speech_error: Mutex<String>,
+    /// Human-readable state of the overlay server and the OSCQuery server (their own threads).
+    pub overlay_state: Mutex<String>,
+    pub oscquery_state: Mutex<String>,
+    /// True while either of them reports a problem (port in use, listening beyond loopback).
+    pub overlay_problem: AtomicBool,
+    pub oscquery_problem: AtomicBool,
 }
 
 /// The outputs as one consistent-enough snapshot.
@@ -113,6 +119,48 @@ pub struct Status {
     pub speech_dropped: u64,
     pub speech_empty: u64,
     pub speech_pcm_dropped: u64,
+    /// The overlay and OSCQuery servers (empty when not running).
+    pub overlay_state: String,
+    pub oscquery_state: String,
+    #[serde(skip)]
+    pub overlay_problem: bool,
+    #[serde(skip)]
+    pub oscquery_problem: bool,
+}
+
+impl Status {
+    /// What the user should fix, each naming what to do; empty when everything runs.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if !self.worker_alive {
+            p.push("analysis not running (is the track playing?)".to_string());
+        }
+        if !self.model_active && self.model_state != "off" {
+            p.push(format!("emotion model {}", self.model_state));
+        }
+        if self.frames_dropped > 0 {
+            p.push(format!(
+                "{} analysis frames dropped (the machine is overloaded)",
+                self.frames_dropped
+            ));
+        }
+        if !self.speech_state.is_empty() && !self.speech_active {
+            p.push(format!("speech {}", self.speech_state));
+        }
+        if self.osc_state.contains("OSC send")
+            || self.osc_state.contains("cannot")
+            || self.osc_state.contains("invalid")
+        {
+            p.push(format!("OSC: {}", self.osc_state));
+        }
+        if self.overlay_problem {
+            p.push(format!("overlay: {}", self.overlay_state));
+        }
+        if self.oscquery_problem {
+            p.push(format!("OSCQuery: {}", self.oscquery_state));
+        }
+        p
+    }
 }
 
 /// Monotonic milliseconds since the first call in this process.
@@ -186,6 +234,25 @@ impl SharedState {
         self.text_updates.fetch_add(1, Relaxed);
     }
 
+    /// The newest transcript, if any.
+    pub fn latest_transcript(&self) -> Option<Transcript> {
+        self.transcripts.lock().ok().and_then(|l| l.back().cloned())
+    }
+
+    pub fn set_overlay_state(&self, text: impl Into<String>, problem: bool) {
+        if let Ok(mut s) = self.overlay_state.lock() {
+            *s = text.into();
+        }
+        self.overlay_problem.store(problem, Relaxed);
+    }
+
+    pub fn set_oscquery_state(&self, text: impl Into<String>, problem: bool) {
+        if let Ok(mut s) = self.oscquery_state.lock() {
+            *s = text.into();
+        }
+        self.oscquery_problem.store(problem, Relaxed);
+    }
+
     /// Transcripts numbered above `seq` that are still kept, oldest first.
     pub fn transcripts_since(&self, seq: u64) -> Vec<Transcript> {
         self.transcripts
@@ -243,6 +310,7 @@ impl SharedState {
     }
 
     pub fn status(&self) -> Status {
+        let read = |m: &Mutex<String>| m.lock().map(|s| s.clone()).unwrap_or_default();
         Status {
             frames_processed: self.frames_processed.load(Relaxed),
             frames_dropped: self.frames_dropped.load(Relaxed),
@@ -264,6 +332,10 @@ impl SharedState {
             speech_dropped: self.speech_dropped.load(Relaxed),
             speech_empty: self.speech_empty.load(Relaxed),
             speech_pcm_dropped: self.speech_pcm_dropped.load(Relaxed),
+            overlay_state: read(&self.overlay_state),
+            oscquery_state: read(&self.oscquery_state),
+            overlay_problem: self.overlay_problem.load(Relaxed),
+            oscquery_problem: self.oscquery_problem.load(Relaxed),
         }
     }
 }
@@ -306,6 +378,12 @@ impl std::fmt::Display for Status {
             if self.speech_pcm_dropped > 0 {
                 write!(f, ", speech input dropped {} hops", self.speech_pcm_dropped)?;
             }
+        }
+        if !self.overlay_state.is_empty() {
+            write!(f, ", overlay: {}", self.overlay_state)?;
+        }
+        if !self.oscquery_state.is_empty() {
+            write!(f, ", OSCQuery: {}", self.oscquery_state)?;
         }
         Ok(())
     }

@@ -11,7 +11,11 @@ use serde::Serialize;
 use super::decode::decode;
 use super::{AnalyzeArgs, Format};
 use crate::emotion::CLASSES;
-use crate::output::osc::{build_bundle, normalize_prefix, OscSender};
+use crate::output::http::{is_loopback_host, parse_listen, ServeSettings, Server};
+use crate::output::osc::{OscEncoder, OscSender, OscSettings};
+use crate::output::osc_map::OscMap;
+use crate::output::oscquery::OscQuery;
+use crate::output::overlay::OverlayServer;
 use crate::pipeline::Pipeline;
 use crate::speech::Transcript;
 use crate::state::{Outputs, SharedState, Status};
@@ -101,20 +105,108 @@ fn parse_target(target: &str) -> Result<(String, u16)> {
     Ok((host.to_string(), port))
 }
 
+/// The local servers `analyze` was asked for, running until the analysis ends.
+struct Servers {
+    _overlay: Option<OverlayServer>,
+    _oscquery: Option<Server>,
+    _mdns: Option<crate::output::mdns::Announcement>,
+}
+
+fn listen_settings(flag: &str, text: &str, default_port: u16) -> Result<ServeSettings> {
+    let (host, port) =
+        parse_listen(text, default_port).map_err(|e| anyhow::anyhow!("{flag}: {e}"))?;
+    if !is_loopback_host(&host) {
+        eprintln!("warning: {flag} {host}:{port} is reachable from other machines on your network");
+    }
+    Ok(ServeSettings {
+        enabled: true,
+        host,
+        port,
+    })
+}
+
+fn start_servers(
+    args: &AnalyzeArgs,
+    shared: &Arc<SharedState>,
+    osc: OscSettings,
+) -> Result<Servers> {
+    let overlay = match &args.overlay {
+        Some(text) => {
+            let settings =
+                listen_settings("--overlay", text, crate::output::overlay::DEFAULT_PORT)?;
+            let server = OverlayServer::spawn(shared.clone(), move || settings.clone())?;
+            let addr = server
+                .wait_bound(Duration::from_secs(2))
+                .with_context(|| format!("overlay: {}", shared.status().overlay_state))?;
+            eprintln!("overlay: http://{addr}/?theme=bars (also badge, circumplex, captions)");
+            Some(server)
+        }
+        None => None,
+    };
+    let (oscquery, mdns) = match &args.oscquery {
+        Some(text) => {
+            let settings =
+                listen_settings("--oscquery", text, crate::output::oscquery::DEFAULT_PORT)?;
+            let report_to = shared.clone();
+            let server = Server::spawn(
+                "OSCQuery",
+                Arc::new(OscQuery::new(shared.clone(), move || osc.clone())),
+                move || settings.clone(),
+                Box::new(move |text, problem| report_to.set_oscquery_state(text, problem)),
+                None,
+            )?;
+            let addr = server
+                .wait_bound(Duration::from_secs(2))
+                .with_context(|| format!("OSCQuery: {}", shared.status().oscquery_state))?;
+            eprintln!("OSCQuery: http://{addr}/");
+            let mdns = if args.mdns {
+                {
+                    let a = crate::output::mdns::Announcement::start(addr)
+                        .map_err(anyhow::Error::msg)?;
+                    eprintln!("mDNS: announced {} on the local network", a.fullname());
+                    Some(a)
+                }
+            } else {
+                None
+            };
+            (Some(server), mdns)
+        }
+        None => (None, None),
+    };
+    Ok(Servers {
+        _overlay: overlay,
+        _oscquery: oscquery,
+        _mdns: mdns,
+    })
+}
+
 pub fn run(args: &AnalyzeArgs) -> Result<()> {
     let audio = decode(&args.file)?;
-    let prefix = normalize_prefix(&args.osc_prefix).map_err(anyhow::Error::msg)?;
+    let map = match (&args.osc_map, args.osc_preset) {
+        (Some(path), _) => OscMap::load(path).map_err(anyhow::Error::msg)?,
+        (None, Some(preset)) => OscMap::preset(preset, 1),
+        (None, None) => OscMap::default(),
+    };
+    let mut encoder = OscEncoder::new(map.clone(), &args.osc_prefix).map_err(anyhow::Error::msg)?;
+    let mut osc_settings = OscSettings {
+        prefix: args.osc_prefix.clone(),
+        map,
+        ..OscSettings::default()
+    };
     let mut osc = match &args.osc {
         Some(target) => {
             let (host, port) = parse_target(target)?;
             let mut sender = OscSender::default();
             sender.connect(&host, port).map_err(anyhow::Error::msg)?;
+            osc_settings.host = host;
+            osc_settings.port = port;
             Some(sender)
         }
         None => None,
     };
 
     let shared = Arc::new(SharedState::new());
+    let _servers = start_servers(args, &shared, osc_settings)?;
     let speech = args.speech.speech;
     let mut pipeline = Pipeline::new(
         audio.sample_rate as f32,
@@ -189,7 +281,8 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
         }
         if let Some(sender) = osc.as_mut() {
             let texts: Vec<String> = fresh.iter().map(|t| t.text.clone()).collect();
-            match sender.send(&build_bundle(&prefix, &out, &shared.status(), &texts)) {
+            let packets = encoder.encode(t, &out, &shared.status(), &texts);
+            match packets.iter().try_for_each(|p| sender.send(p)) {
                 Ok(()) => {
                     shared.osc_sent.fetch_add(1, Relaxed);
                 }

@@ -6,6 +6,7 @@ pub mod decode;
 pub mod eval;
 mod eval_text;
 pub mod features;
+mod osc_map;
 pub mod transcribe;
 
 use std::path::PathBuf;
@@ -45,6 +46,8 @@ enum Command {
     Features(features::FeaturesArgs),
     /// Transcribe speech (Silero VAD → Whisper) with the text emotion of each utterance.
     Transcribe(transcribe::TranscribeArgs),
+    /// Print a built-in OSC map as JSON, to edit and use with `analyze --osc-map` or the plugin.
+    OscMap(osc_map::OscMapArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -69,6 +72,22 @@ pub struct AnalyzeArgs {
     /// OSC address prefix.
     #[arg(long, default_value = crate::output::osc::DEFAULT_PREFIX)]
     pub osc_prefix: String,
+    /// What goes to which OSC address (JSON; see `sentio osc-map`). Default: the Sentio scheme.
+    #[arg(long, value_name = "FILE", conflicts_with = "osc_preset")]
+    pub osc_map: Option<PathBuf>,
+    /// A built-in OSC map instead of a file.
+    #[arg(long, value_enum)]
+    pub osc_preset: Option<crate::output::osc_map::Preset>,
+    /// Serve the OBS overlay while analysing (default 127.0.0.1:9191; a LAN address only if you
+    /// give one).
+    #[arg(long, value_name = "HOST:PORT", num_args = 0..=1, default_missing_value = "127.0.0.1:9191")]
+    pub overlay: Option<String>,
+    /// Serve the OSCQuery namespace of the OSC addresses (default 127.0.0.1:9192).
+    #[arg(long, value_name = "HOST:PORT", num_args = 0..=1, default_missing_value = "127.0.0.1:9192")]
+    pub oscquery: Option<String>,
+    /// Announce the OSCQuery server on the local network (mDNS `_oscjson._tcp`).
+    #[arg(long, requires = "oscquery")]
+    pub mdns: bool,
     /// Pace the analysis at playback speed and print rows as they happen.
     #[arg(long)]
     pub realtime: bool,
@@ -202,6 +221,7 @@ pub fn main() -> i32 {
         Command::Calibrate(args) => calibrate::run(&args),
         Command::EvalText(args) => eval_text::run(&args),
         Command::Transcribe(args) => transcribe::run(&args),
+        Command::OscMap(args) => osc_map::run(&args),
     };
     match result {
         Ok(()) => 0,

@@ -1,4 +1,6 @@
-//! OSC output: one bundle per update to a UDP target.
+//! OSC output: one update per tick to a UDP target, shaped by the OSC map (`osc_map`: which
+//! address carries what, in which range; presets for TouchDesigner, Resolume and QLC+), with the
+//! onset and trigger events of `events`.
 //!
 //! Encoding allocates, so it happens here on the sender thread (or in the CLI), never in
 //! `process()`. The socket is connected, so a target that refuses packets is reported by the
@@ -10,11 +12,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rosc::{OscBundle, OscMessage, OscPacket, OscTime, OscType};
+use rosc::OscPacket;
 
-use crate::emotion::CLASSES;
-use crate::state::{Outputs, SharedState, Status};
-use crate::text::TEXT_CLASSES;
+use super::events::EventDetector;
+use super::osc_map::{CompiledMap, OscMap};
+use crate::state::{clock_ms, Outputs, SharedState, Status};
 
 pub const DEFAULT_HOST: &str = "127.0.0.1";
 pub const DEFAULT_PORT: u16 = 9000;
@@ -22,13 +24,15 @@ pub const DEFAULT_PREFIX: &str = "/sentio";
 pub const DEFAULT_RATE_HZ: u32 = 30;
 pub const MAX_RATE_HZ: u32 = 60;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OscSettings {
     pub enabled: bool,
     pub host: String,
     pub port: u16,
     pub prefix: String,
     pub rate_hz: u32,
+    /// What is sent to which address (the Sentio scheme by default).
+    pub map: OscMap,
 }
 
 impl Default for OscSettings {
@@ -39,6 +43,7 @@ impl Default for OscSettings {
             port: DEFAULT_PORT,
             prefix: DEFAULT_PREFIX.into(),
             rate_hz: DEFAULT_RATE_HZ,
+            map: OscMap::default(),
         }
     }
 }
@@ -63,94 +68,60 @@ pub fn normalize_prefix(prefix: &str) -> Result<String, String> {
     })
 }
 
-fn msg(prefix: &str, name: &str, args: Vec<OscType>) -> OscPacket {
-    OscPacket::Message(OscMessage {
-        addr: format!("{prefix}/{name}"),
-        args,
-    })
+/// Turns successive snapshots of the outputs into OSC packets under one map: the map compiled
+/// for the prefix, the event detector (onsets, triggers), and which transcripts went out. The
+/// sender thread and `sentio analyze --osc` both use it, so a rehearsal sends what a show sends.
+pub struct OscEncoder {
+    map: OscMap,
+    prefix: String,
+    compiled: CompiledMap,
+    events: EventDetector,
 }
 
-fn clamp_i32(v: u64) -> i32 {
-    v.min(i32::MAX as u64) as i32
-}
+impl OscEncoder {
+    pub fn new(map: OscMap, prefix: &str) -> Result<Self, String> {
+        let prefix = normalize_prefix(prefix)?;
+        let compiled = map.compile(&prefix)?;
+        Ok(Self {
+            map,
+            prefix,
+            compiled,
+            events: EventDetector::default(),
+        })
+    }
 
-/// The bundle for one update. `prefix` must already be normalised. Emotion addresses appear once
-/// a model is running, text addresses once a transcript has words; `transcripts` are the ones
-/// finished since the last bundle (each is sent once).
-pub fn build_bundle(
-    prefix: &str,
-    out: &Outputs,
-    status: &Status,
-    transcripts: &[String],
-) -> OscPacket {
-    let finite = |v: f32, fallback: f32| if v.is_finite() { v } else { fallback };
-    let f = |v: f32| OscType::Float(finite(v, 0.0));
-    let mut content = vec![
-        msg(prefix, "voice", vec![f(out.voice)]),
-        msg(
-            prefix,
-            "level",
-            vec![OscType::Float(finite(out.level_db, -100.0))],
-        ),
-        msg(prefix, "pitch", vec![f(out.pitch_hz)]),
-    ];
-    if let Some(e) = &out.emotion {
-        for (class, p) in CLASSES.iter().zip(e.probs) {
-            content.push(msg(prefix, &format!("emotion/{class}"), vec![f(p)]));
+    /// Switch to another map or prefix (the event state carries over).
+    pub fn set_map(&mut self, map: &OscMap, prefix: &str) -> Result<(), String> {
+        let prefix = normalize_prefix(prefix)?;
+        if *map != self.map || prefix != self.prefix {
+            self.compiled = map.compile(&prefix)?;
+            self.map = map.clone();
+            self.prefix = prefix;
         }
-        content.push(msg(
-            prefix,
-            "probs",
-            e.probs.iter().map(|&p| f(p)).collect(),
-        ));
-        content.push(msg(
-            prefix,
-            "dominant",
-            vec![
-                OscType::String(CLASSES[e.dominant].into()),
-                f(e.probs[e.dominant]),
-            ],
-        ));
-        content.push(msg(prefix, "valence", vec![f(e.valence)]));
-        content.push(msg(prefix, "arousal", vec![f(e.arousal)]));
+        Ok(())
     }
-    if let Some(text) = &out.text {
-        for (class, p) in TEXT_CLASSES.iter().zip(text) {
-            content.push(msg(prefix, &format!("text/{class}"), vec![f(*p)]));
-        }
+
+    pub fn map(&self) -> &OscMap {
+        &self.map
     }
-    for t in transcripts {
-        content.push(msg(prefix, "transcript", vec![OscType::String(t.clone())]));
+
+    /// The packets of one update at time `t_s` (seconds on any monotonic clock).
+    pub fn encode(
+        &mut self,
+        t_s: f64,
+        out: &Outputs,
+        status: &Status,
+        transcripts: &[String],
+    ) -> Vec<OscPacket> {
+        let events = self.events.update(
+            t_s,
+            out.emotion.as_ref(),
+            &self.map.onset,
+            &self.map.triggers,
+        );
+        let msgs = self.compiled.messages(out, status, transcripts, &events);
+        self.compiled.packets(msgs)
     }
-    if !status.speech_state.is_empty() {
-        content.push(msg(
-            prefix,
-            "speech",
-            vec![
-                OscType::Int(clamp_i32(status.speech_utterances)),
-                OscType::Int(clamp_i32(status.speech_transcripts)),
-                OscType::Int(clamp_i32(status.speech_dropped)),
-                OscType::Int(status.speech_active as i32),
-            ],
-        ));
-    }
-    content.push(msg(
-        prefix,
-        "status",
-        vec![
-            OscType::Int(clamp_i32(status.frames_processed)),
-            OscType::Int(clamp_i32(status.frames_dropped)),
-            OscType::Int(status.worker_alive as i32),
-            OscType::Int(clamp_i32(status.osc_errors)),
-        ],
-    ));
-    OscPacket::Bundle(OscBundle {
-        timetag: OscTime {
-            seconds: 0,
-            fractional: 1,
-        },
-        content,
-    })
 }
 
 /// A UDP socket connected to the current target.
@@ -197,6 +168,11 @@ impl OscSender {
             .map_err(|e| format!("cannot configure the UDP socket: {e}"))?;
         self.socket = Some(socket);
         Ok(addr)
+    }
+
+    /// The connected target.
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.socket.as_ref().and_then(|s| s.peer_addr().ok())
     }
 
     pub fn send(&mut self, packet: &OscPacket) -> Result<(), String> {
@@ -266,6 +242,7 @@ const ERROR_HOLD: Duration = Duration::from_secs(2);
 
 fn run(shared: &SharedState, stop: &AtomicBool, settings: impl Fn() -> OscSettings) {
     let mut sender = OscSender::default();
+    let mut encoder: Option<OscEncoder> = None;
     let mut logged = String::new();
     let mut last_error: Option<Instant> = None;
     let mut last_settings: Option<OscSettings> = None;
@@ -281,22 +258,26 @@ fn run(shared: &SharedState, stop: &AtomicBool, settings: impl Fn() -> OscSettin
             std::thread::sleep(period);
             continue;
         }
-        let prefix = match normalize_prefix(&s.prefix) {
-            Ok(p) => p,
-            Err(e) => {
+        let changed = last_settings.as_ref() != Some(&s);
+        if changed {
+            let built = match encoder.as_mut() {
+                Some(e) => e.set_map(&s.map, &s.prefix),
+                None => OscEncoder::new(s.map.clone(), &s.prefix).map(|e| encoder = Some(e)),
+            };
+            if let Err(e) = built {
                 shared.osc_errors.fetch_add(1, Relaxed);
                 report(shared, &mut logged, e, true);
+                encoder = None;
                 std::thread::sleep(period.max(Duration::from_millis(500)));
                 continue;
             }
-        };
-        let changed = last_settings.as_ref() != Some(&s);
+        }
         if changed || (!connected && Instant::now() >= next_retry) {
             last_settings = Some(s.clone());
             match sender.connect(&s.host, s.port) {
                 Ok(addr) => {
                     connected = true;
-                    report(shared, &mut logged, format!("sending to {addr}"), false);
+                    report(shared, &mut logged, sending_text(&s, addr), false);
                 }
                 Err(e) => {
                     connected = false;
@@ -306,18 +287,21 @@ fn run(shared: &SharedState, stop: &AtomicBool, settings: impl Fn() -> OscSettin
                 }
             }
         }
-        if connected {
+        if let (true, Some(enc)) = (connected, encoder.as_mut()) {
             let fresh = shared.transcripts_since(transcript_seq);
             let texts: Vec<String> = fresh.iter().map(|t| t.text.clone()).collect();
-            let packet = build_bundle(&prefix, &shared.outputs(), &shared.status(), &texts);
-            match sender.send(&packet) {
+            let t_s = clock_ms() as f64 / 1000.0;
+            let packets = enc.encode(t_s, &shared.outputs(), &shared.status(), &texts);
+            match packets.iter().try_for_each(|p| sender.send(p)) {
                 Ok(()) => {
                     if let Some(last) = fresh.last() {
                         transcript_seq = last.seq;
                     }
                     shared.osc_sent.fetch_add(1, Relaxed);
                     if last_error.is_none_or(|t| t.elapsed() > ERROR_HOLD) {
-                        shared.set_osc_state(format!("sending to {}:{}", s.host, s.port));
+                        if let Some(addr) = sender.peer() {
+                            shared.set_osc_state(sending_text(&s, addr));
+                        }
                     }
                 }
                 Err(e) => {
@@ -331,9 +315,38 @@ fn run(shared: &SharedState, stop: &AtomicBool, settings: impl Fn() -> OscSettin
     }
 }
 
+/// "sending to 127.0.0.1:7000 (Resolume map)", with a hint when the port is not the one the
+/// map's target listens on by default.
+fn sending_text(s: &OscSettings, addr: SocketAddr) -> String {
+    let name = if s.map.name.is_empty() {
+        "custom"
+    } else {
+        &s.map.name
+    };
+    let mut text = format!("sending to {addr} ({name} map)");
+    let preset_port = s.map.port.filter(|_| name != "Sentio");
+    if let Some(port) = preset_port.filter(|p| *p != addr.port()) {
+        text.push_str(&format!(
+            "; {name} listens on port {port} by default: set OSC Port to {port} unless you changed it there"
+        ));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rosc::OscType;
+
+    use crate::text::TEXT_CLASSES;
+
+    /// The default map's single bundle.
+    fn build_bundle(prefix: &str, out: &Outputs, status: &Status, texts: &[String]) -> OscPacket {
+        let mut enc = OscEncoder::new(OscMap::default(), prefix).unwrap();
+        let mut packets = enc.encode(0.0, out, status, texts);
+        assert_eq!(packets.len(), 1);
+        packets.remove(0)
+    }
 
     fn status() -> Status {
         Status {
@@ -444,7 +457,10 @@ mod tests {
         );
         assert_eq!(find("/sentio/valence"), [OscType::Float(-0.42)]);
         assert_eq!(find("/sentio/arousal"), [OscType::Float(0.56)]);
-        assert_eq!(b.content.len(), 3 + 8 + 4 + 1);
+        // Streams, then the first update's event: angry at 0.7 is over the trigger threshold.
+        assert_eq!(find("/sentio/trigger/angry"), [OscType::Int(1)]);
+        assert_eq!(b.content.len(), 3 + 8 + 5 + 1 + 1);
+        assert_eq!(find("/sentio/confidence"), [OscType::Float(0.7)]);
     }
 
     #[test]

@@ -1,0 +1,131 @@
+//! mDNS announcement of the OSCQuery server (`_oscjson._tcp`), only when the user turns it on:
+//! it is the one thing here that speaks on the local network (multicast), and it says only where
+//! the OSCQuery server is. Uses the `mdns-sd` crate (pure Rust, its own thread).
+//!
+//! A server bound to loopback is announced with 127.0.0.1, as VRChat does for its own OSCQuery
+//! services, so tools on the same machine find it and nothing else can reach it.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use mdns_sd::{ServiceDaemon, ServiceInfo};
+
+pub const SERVICE_TYPE: &str = "_oscjson._tcp.local.";
+
+/// One registered service; dropping it withdraws it and stops the responder thread.
+pub struct Announcement {
+    daemon: ServiceDaemon,
+    fullname: String,
+}
+
+impl Announcement {
+    /// Announce the OSCQuery server listening on `addr`.
+    pub fn start(addr: SocketAddr) -> Result<Self, String> {
+        let daemon = ServiceDaemon::new().map_err(|e| format!("mDNS: cannot start: {e}"))?;
+        let instance = format!("Sentio-{}", addr.port());
+        let info = if addr.ip().is_unspecified() {
+            ServiceInfo::new(
+                SERVICE_TYPE,
+                &instance,
+                "sentio.local.",
+                "",
+                addr.port(),
+                None::<std::collections::HashMap<String, String>>,
+            )
+            .map(ServiceInfo::enable_addr_auto)
+        } else {
+            ServiceInfo::new(
+                SERVICE_TYPE,
+                &instance,
+                "sentio.local.",
+                addr.ip(),
+                addr.port(),
+                None::<std::collections::HashMap<String, String>>,
+            )
+        }
+        .map_err(|e| format!("mDNS: invalid service: {e}"))?;
+        let fullname = info.get_fullname().to_string();
+        daemon
+            .register(info)
+            .map_err(|e| format!("mDNS: cannot announce: {e}"))?;
+        Ok(Self { daemon, fullname })
+    }
+
+    pub fn fullname(&self) -> &str {
+        &self.fullname
+    }
+}
+
+impl Drop for Announcement {
+    fn drop(&mut self) {
+        if let Ok(rx) = self.daemon.unregister(&self.fullname) {
+            let _ = rx.recv_timeout(Duration::from_millis(500));
+        }
+        // Wait for the daemon's thread to finish: a plugin may be unloaded right after.
+        if let Ok(rx) = self.daemon.shutdown() {
+            let _ = rx.recv_timeout(Duration::from_secs(1));
+        }
+    }
+}
+
+/// Keeps an announcement in step with a setting and a server address, on its own thread: on
+/// while `wanted()` gives an address, withdrawn otherwise.
+pub struct Announcer {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Announcer {
+    pub fn spawn(
+        wanted: impl Fn() -> Option<SocketAddr> + Send + 'static,
+        report: impl Fn(Option<String>) + Send + 'static,
+    ) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("sentio-mdns".into())
+            .spawn(move || {
+                let mut current: Option<(SocketAddr, Announcement)> = None;
+                let mut failed: Option<SocketAddr> = None;
+                while !flag.load(Relaxed) {
+                    let want = wanted();
+                    if current.as_ref().map(|c| c.0) != want {
+                        current = None;
+                        if let Some(addr) = want.filter(|a| failed != Some(*a)) {
+                            match Announcement::start(addr) {
+                                Ok(a) => {
+                                    report(None);
+                                    current = Some((addr, a));
+                                    failed = None;
+                                }
+                                Err(e) => {
+                                    report(Some(e));
+                                    failed = Some(addr);
+                                }
+                            }
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+            })?;
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Announcer {
+    fn drop(&mut self) {
+        self.stop.store(true, Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A shared slot a server writes its bound address into (see `http::Server::address_slot`).
+pub type AddressSlot = Arc<Mutex<Option<SocketAddr>>>;
