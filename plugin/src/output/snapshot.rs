@@ -43,6 +43,8 @@ pub struct TranscriptJson {
     pub end: f64,
     pub text_probs: BTreeMap<&'static str, f32>,
     pub text_dominant: &'static str,
+    /// When it was published, on the clock of [`Snapshot::t`] (captions show recent ones).
+    pub published: f64,
 }
 
 impl From<&Transcript> for TranscriptJson {
@@ -61,6 +63,7 @@ impl From<&Transcript> for TranscriptJson {
                 .zip(t.probs.iter().map(|&p| finite(p, 0.0)))
                 .collect(),
             text_dominant: TEXT_CLASSES[best],
+            published: t.published_ms as f64 / 1000.0,
         }
     }
 }
