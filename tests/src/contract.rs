@@ -20,6 +20,9 @@ pub const SPEECH_ON: &str = "speech_on";
 pub const WHISPER_MODEL: &str = "whisper_model";
 pub const LANGUAGE: &str = "language";
 pub const TEXT_WEIGHT: &str = "text_weight";
+/// The overlay server's and the OSCQuery server's ports (1–65535, like `osc_port`).
+pub const OVERLAY_PORT: &str = "overlay_port";
+pub const OSCQUERY_PORT: &str = "oscquery_port";
 pub const ALL_PARAMS: [&str; 5] = [OSC_ON, OSC_PORT, OSC_RATE, MIDI_ON, MIDI_CHANNEL];
 
 /// OSC addresses (default prefix `/sentio`).
