@@ -242,6 +242,16 @@ fn fifty_viewers_and_one_that_never_reads_leave_process_and_the_worker_alone() {
         .iter()
         .map(|c| viewer(overlay, stop.clone(), c.clone()))
         .collect();
+    // Every viewer is being served before the troublemakers arrive.
+    let t_wait = Instant::now();
+    while counts.iter().any(|c| c.load(Relaxed) == 0) {
+        assert!(
+            t_wait.elapsed() < Duration::from_secs(10),
+            "not every viewer was served"
+        );
+        host.process_paced(&speech[..4800], block).unwrap();
+    }
+    let before: Vec<usize> = counts.iter().map(|c| c.load(Relaxed)).collect();
     // One that asks for the stream and never reads a byte, and some that vanish mid-request.
     let mut stalled = TcpStream::connect(("127.0.0.1", overlay)).unwrap();
     stalled
@@ -272,7 +282,11 @@ fn fifty_viewers_and_one_that_never_reads_leave_process_and_the_worker_alone() {
         pct(busy.process_time_quantile(0.99)),
     );
     eprintln!("emotion updates over OSC: {quiet_rate:.1}/s without viewers, {busy_rate:.1}/s with");
-    let per_viewer: Vec<usize> = counts.iter().map(|c| c.load(Relaxed)).collect();
+    let per_viewer: Vec<usize> = counts
+        .iter()
+        .zip(&before)
+        .map(|(c, b)| c.load(Relaxed) - b)
+        .collect();
     eprintln!(
         "state events per viewer in {:.1} s: min {} max {}",
         (t3 - t2).as_secs_f64(),

@@ -2,8 +2,9 @@
 //! it is the one thing here that speaks on the local network (multicast), and it says only where
 //! the OSCQuery server is. Uses the `mdns-sd` crate (pure Rust, its own thread).
 //!
-//! A server bound to loopback is announced with 127.0.0.1, as VRChat does for its own OSCQuery
-//! services, so tools on the same machine find it and nothing else can reach it.
+//! A server bound to loopback is announced with 127.0.0.1 on the loopback interface only (as
+//! VRChat announces its own OSCQuery services), so tools on this machine find it and nothing is
+//! sent to the network.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -11,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use mdns_sd::{ServiceDaemon, ServiceInfo};
+use mdns_sd::{IfKind, ServiceDaemon, ServiceInfo};
 
 pub const SERVICE_TYPE: &str = "_oscjson._tcp.local.";
 
@@ -25,6 +26,15 @@ impl Announcement {
     /// Announce the OSCQuery server listening on `addr`.
     pub fn start(addr: SocketAddr) -> Result<Self, String> {
         let daemon = ServiceDaemon::new().map_err(|e| format!("mDNS: cannot start: {e}"))?;
+        if addr.ip().is_loopback() {
+            // A loopback server is announced on the loopback interface only: nothing goes out
+            // to the network, and programs on this machine still find it.
+            daemon
+                .disable_interface(IfKind::All)
+                .and_then(|_| daemon.enable_interface(IfKind::LoopbackV4))
+                .and_then(|_| daemon.enable_interface(IfKind::LoopbackV6))
+                .map_err(|e| format!("mDNS: cannot select the loopback interface: {e}"))?;
+        }
         let instance = format!("Sentio-{}", addr.port());
         let info = if addr.ip().is_unspecified() {
             ServiceInfo::new(
@@ -129,3 +139,48 @@ impl Drop for Announcer {
 
 /// A shared slot a server writes its bound address into (see `http::Server::address_slot`).
 pub type AddressSlot = Arc<Mutex<Option<SocketAddr>>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mdns_sd::ServiceEvent;
+
+    #[test]
+    fn the_announcement_is_found_by_a_browser_and_withdrawn_on_drop() {
+        let addr: SocketAddr = "127.0.0.1:9876".parse().unwrap();
+        let announced = Announcement::start(addr).expect("announce");
+        let browser = ServiceDaemon::new().unwrap();
+        browser.enable_interface(IfKind::LoopbackV4).unwrap();
+        let events = browser.browse(SERVICE_TYPE).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut found = None;
+        while found.is_none() && std::time::Instant::now() < deadline {
+            if let Ok(ServiceEvent::ServiceResolved(info)) =
+                events.recv_timeout(Duration::from_millis(500))
+            {
+                if info.get_fullname() == announced.fullname() {
+                    found = Some(info);
+                }
+            }
+        }
+        let info = found.expect("the OSCQuery service was not found over mDNS");
+        assert_eq!(info.get_port(), 9876);
+        assert!(info
+            .get_addresses()
+            .iter()
+            .all(|a| a.to_string() == "127.0.0.1"));
+        let fullname = announced.fullname().to_string();
+        drop(announced);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut removed = false;
+        while !removed && std::time::Instant::now() < deadline {
+            if let Ok(ServiceEvent::ServiceRemoved(_, name)) =
+                events.recv_timeout(Duration::from_millis(500))
+            {
+                removed = name == fullname;
+            }
+        }
+        assert!(removed, "the service was not withdrawn");
+        let _ = browser.shutdown();
+    }
+}
