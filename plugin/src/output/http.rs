@@ -777,6 +777,57 @@ mod tests {
     }
 
     #[test]
+    fn a_viewer_that_never_reads_is_dropped_and_the_others_keep_streaming() {
+        let hub = Hub::new();
+        let (_s, addr) = server(hub.clone());
+        let mut stalled = TcpStream::connect(addr).unwrap();
+        stalled
+            .write_all(b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .unwrap();
+        let mut reader = TcpStream::connect(addr).unwrap();
+        reader
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        reader
+            .write_all(b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .unwrap();
+        let t0 = Instant::now();
+        while hub.clients.load(Relaxed) < 2 {
+            assert!(t0.elapsed() < Duration::from_secs(2));
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // Big states, fast: the stalled viewer's socket buffers fill, its write times out.
+        let big = "x".repeat(256 * 1024);
+        let mut buf = vec![0u8; 1 << 20];
+        let mut read_total = 0usize;
+        let t0 = Instant::now();
+        let mut i = 0u64;
+        while hub.clients.load(Relaxed) == 2 {
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "the stalled viewer was never dropped"
+            );
+            i += 1;
+            hub.publish_state(format!("{{\"i\":{i},\"pad\":\"{big}\"}}"));
+            read_total += reader.read(&mut buf).unwrap();
+        }
+        // The reading viewer is still served after the other was dropped.
+        hub.publish_state("{\"after\":1}".into());
+        let mut tail = String::new();
+        while !tail.contains("\"after\":1") {
+            let n = reader.read(&mut buf).unwrap();
+            assert!(n > 0);
+            tail.push_str(&String::from_utf8_lossy(&buf[..n]));
+            if tail.len() > 8192 {
+                tail = tail[tail.len() - 64..].to_string();
+            }
+            read_total += n;
+        }
+        assert!(read_total > 1 << 20);
+        drop(stalled);
+    }
+
+    #[test]
     fn event_streams_get_state_and_events_and_a_busy_port_is_reported() {
         let hub = Hub::new();
         let (s, addr) = server(hub.clone());
