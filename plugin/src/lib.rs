@@ -169,7 +169,6 @@ impl Sentio {
                     }
                     shared.set_oscquery_state(text, problem);
                 }),
-                None,
             );
             match server {
                 Ok(s) => self.oscquery = Some(s),

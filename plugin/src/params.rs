@@ -349,26 +349,27 @@ impl SentioParams {
     }
 
     pub fn overlay_settings(&self) -> ServeSettings {
-        ServeSettings {
-            enabled: self.overlay_enabled.value(),
-            host: self
-                .overlay_host
-                .read()
-                .map(|s| s.clone())
-                .unwrap_or_default(),
-            port: self.overlay_port.value().clamp(1, 65535) as u16,
-        }
+        serve_settings(
+            &self.overlay_enabled,
+            &self.overlay_host,
+            &self.overlay_port,
+        )
     }
 
     pub fn oscquery_settings(&self) -> ServeSettings {
-        ServeSettings {
-            enabled: self.oscquery_enabled.value(),
-            host: self
-                .oscquery_host
-                .read()
-                .map(|s| s.clone())
-                .unwrap_or_default(),
-            port: self.oscquery_port.value().clamp(1, 65535) as u16,
-        }
+        serve_settings(
+            &self.oscquery_enabled,
+            &self.oscquery_host,
+            &self.oscquery_port,
+        )
+    }
+}
+
+/// Where a local server listens: its on/off parameter, persisted host and port parameter.
+fn serve_settings(enabled: &BoolParam, host: &RwLock<String>, port: &IntParam) -> ServeSettings {
+    ServeSettings {
+        enabled: enabled.value(),
+        host: host.read().map(|s| s.clone()).unwrap_or_default(),
+        port: port.value().clamp(1, 65535) as u16,
     }
 }

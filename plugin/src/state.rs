@@ -163,6 +163,11 @@ impl Status {
     }
 }
 
+/// A copy of a status text (empty if a writer panicked while holding it).
+fn read(m: &Mutex<String>) -> String {
+    m.lock().map(|s| s.clone()).unwrap_or_default()
+}
+
 /// Monotonic milliseconds since the first call in this process.
 pub fn clock_ms() -> u64 {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
@@ -280,7 +285,6 @@ impl SharedState {
     }
 
     fn speech_summary(&self) -> String {
-        let read = |m: &Mutex<String>| m.lock().map(|s| s.clone()).unwrap_or_default();
         let parts: Vec<String> = [
             read(&self.speech_state),
             read(&self.vad_state),
@@ -310,20 +314,15 @@ impl SharedState {
     }
 
     pub fn status(&self) -> Status {
-        let read = |m: &Mutex<String>| m.lock().map(|s| s.clone()).unwrap_or_default();
         Status {
             frames_processed: self.frames_processed.load(Relaxed),
             frames_dropped: self.frames_dropped.load(Relaxed),
             worker_alive: self.worker_alive(),
             osc_sent: self.osc_sent.load(Relaxed),
             osc_errors: self.osc_errors.load(Relaxed),
-            osc_state: self.osc_state.lock().map(|s| s.clone()).unwrap_or_default(),
+            osc_state: read(&self.osc_state),
             model_active: self.model_active.load(Relaxed),
-            model_state: self
-                .model_state
-                .lock()
-                .map(|s| s.clone())
-                .unwrap_or_default(),
+            model_state: read(&self.model_state),
             emotion_updates: self.emotion_updates.load(Relaxed),
             speech_state: self.speech_summary(),
             speech_active: self.speech_active.load(Relaxed),

@@ -153,7 +153,6 @@ fn start_servers(
                 Arc::new(OscQuery::new(shared.clone(), move || osc.clone())),
                 move || settings.clone(),
                 Box::new(move |text, problem| report_to.set_oscquery_state(text, problem)),
-                None,
             )?;
             let addr = server
                 .wait_bound(Duration::from_secs(2))

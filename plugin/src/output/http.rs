@@ -327,19 +327,13 @@ impl Server {
         handler: Arc<dyn Handler>,
         settings: impl Fn() -> ServeSettings + Send + 'static,
         report: Report,
-        on_stop: Option<Arc<Hub>>,
     ) -> std::io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let bound = Arc::new(Mutex::new(None));
         let (stop2, bound2) = (stop.clone(), bound.clone());
         let thread = std::thread::Builder::new()
             .name(format!("sentio-{}", name.to_lowercase()))
-            .spawn(move || {
-                accept_loop(name, &handler, &stop2, &bound2, settings, &report);
-                if let Some(hub) = on_stop {
-                    hub.close();
-                }
-            })?;
+            .spawn(move || accept_loop(name, &handler, &stop2, &bound2, settings, &report))?;
         Ok(Self {
             stop,
             thread: Some(thread),
@@ -558,11 +552,11 @@ fn host_allowed(host_header: Option<&str>, local: Option<SocketAddr>) -> bool {
     } else {
         h.rsplit_once(':').map_or(h, |(host, _)| host)
     };
+    // Bound to one address: that address; bound to all (the user chose a LAN setup): any IP.
     is_loopback_host(host)
         || local.is_some_and(|l| {
             host.parse::<IpAddr>()
-                .is_ok_and(|ip| ip == l.ip() || (!l.ip().is_unspecified() && ip == l.ip()))
-                || l.ip().is_unspecified() && host.parse::<IpAddr>().is_ok()
+                .is_ok_and(|ip| l.ip().is_unspecified() || ip == l.ip())
         })
 }
 
@@ -697,7 +691,6 @@ mod tests {
             Arc::new(Echo(hub)),
             || ServeSettings::loopback(0),
             Box::new(|_, _| {}),
-            None,
         )
         .unwrap();
         let addr = s.wait_bound(Duration::from_secs(2)).unwrap();
@@ -858,7 +851,6 @@ mod tests {
             Arc::new(Echo(Hub::new())),
             move || ServeSettings::loopback(port),
             Box::new(move |text, err| m2.lock().unwrap().push((text, err))),
-            None,
         )
         .unwrap();
         std::thread::sleep(Duration::from_millis(200));

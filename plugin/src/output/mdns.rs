@@ -8,7 +8,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -136,9 +136,6 @@ impl Drop for Announcer {
         }
     }
 }
-
-/// A shared slot a server writes its bound address into (see `http::Server::address_slot`).
-pub type AddressSlot = Arc<Mutex<Option<SocketAddr>>>;
 
 #[cfg(test)]
 mod tests {

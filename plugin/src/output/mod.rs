@@ -10,6 +10,15 @@
 //! - `oscquery`, `mdns`: the OSCQuery namespace describing every OSC address sent, and its
 //!   opt-in mDNS announcement
 
+/// `v`, or `fallback` for NaN and ±Inf: nothing non-finite ever leaves the plugin.
+pub(crate) fn finite(v: f32, fallback: f32) -> f32 {
+    if v.is_finite() {
+        v
+    } else {
+        fallback
+    }
+}
+
 pub mod events;
 pub mod http;
 pub mod mdns;

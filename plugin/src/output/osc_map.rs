@@ -12,6 +12,7 @@ use rosc::{OscBundle, OscMessage, OscPacket, OscTime, OscType};
 use serde::{Deserialize, Serialize};
 
 use super::events::{Event, OnsetSettings, TriggerSettings};
+use super::finite;
 use crate::emotion::{CLASSES, N_CLASSES};
 use crate::state::{Outputs, Status};
 use crate::text::TEXT_CLASSES;
@@ -531,14 +532,6 @@ pub struct AddressInfo {
 pub struct CompiledMap {
     entries: Vec<Entry>,
     pub bundle: bool,
-}
-
-fn finite(v: f32, fallback: f32) -> f32 {
-    if v.is_finite() {
-        v
-    } else {
-        fallback
-    }
 }
 
 fn clamp_i32(v: u64) -> i32 {

@@ -146,7 +146,10 @@ impl OscQuery {
 
     /// The tree for the current settings, with the values the sender would send now.
     pub fn tree(&self) -> Result<Value, String> {
-        let s = (self.settings)();
+        self.tree_for(&(self.settings)())
+    }
+
+    fn tree_for(&self, s: &OscSettings) -> Result<Value, String> {
         let prefix = normalize_prefix(&s.prefix)?;
         let compiled = s.map.compile(&prefix)?;
         let msgs = compiled.messages(&self.shared.outputs(), &self.shared.status(), &[], &[]);
@@ -166,7 +169,7 @@ impl Handler for OscQuery {
         if attr == "HOST_INFO" {
             return Reply::Full(Response::json(&self.host_info(&s)));
         }
-        let tree = match self.tree() {
+        let tree = match self.tree_for(&s) {
             Ok(t) => t,
             Err(e) => return Reply::Full(Response::error(500, &e)),
         };

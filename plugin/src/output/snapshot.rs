@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::finite;
 use crate::emotion::CLASSES;
 use crate::speech::Transcript;
 use crate::state::{clock_ms, SharedState, Status};
@@ -99,14 +100,6 @@ impl From<&Status> for StatusJson {
     }
 }
 
-fn finite(v: f32, fallback: f32) -> f32 {
-    if v.is_finite() {
-        v
-    } else {
-        fallback
-    }
-}
-
 impl Snapshot {
     pub fn read(shared: &SharedState) -> Self {
         let out = shared.outputs();
@@ -141,17 +134,6 @@ impl Snapshot {
 
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
-    }
-
-    /// The same without the clock, for telling whether anything changed.
-    pub fn same_values(&self, other: &Self) -> bool {
-        Self {
-            t: 0.0,
-            ..self.clone()
-        } == Self {
-            t: 0.0,
-            ..other.clone()
-        }
     }
 }
 

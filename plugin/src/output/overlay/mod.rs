@@ -85,7 +85,6 @@ impl OverlayServer {
                 }
                 report_to.set_overlay_state(text, problem);
             }),
-            Some(hub.clone()),
         );
         let server = match server {
             Ok(s) => s,
@@ -103,17 +102,8 @@ impl OverlayServer {
         })
     }
 
-    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
-        self.server.as_ref().and_then(Server::local_addr)
-    }
-
     pub fn wait_bound(&self, timeout: Duration) -> Option<std::net::SocketAddr> {
         self.server.as_ref().and_then(|s| s.wait_bound(timeout))
-    }
-
-    /// Event-stream clients connected now.
-    pub fn clients(&self) -> usize {
-        self.hub.clients.load(Relaxed)
     }
 }
 
@@ -140,9 +130,14 @@ fn publish(shared: &SharedState, hub: &Hub, stop: &AtomicBool) {
                 hub.publish_event("transcript", json);
             }
         }
-        let snap = Snapshot::read(shared);
-        if last.as_ref().is_none_or(|l| !l.same_values(&snap)) {
+        // Compared without the clock, which always moves.
+        let mut snap = Snapshot::read(shared);
+        let t = snap.t;
+        snap.t = 0.0;
+        if last.as_ref() != Some(&snap) {
+            snap.t = t;
             hub.publish_state(snap.to_json());
+            snap.t = 0.0;
             last = Some(snap);
         }
         std::thread::sleep(period);
