@@ -2,6 +2,7 @@
 
 use crate::{
     midi::{MidiConfig, PluginNoteEvent},
+    params::internals::ParamPtr,
     plugin::Plugin,
 };
 
@@ -99,10 +100,20 @@ pub trait ProcessContext<P: Plugin> {
     /// modulation when dropping the capacity down to 1.
     fn set_current_voice_capacity(&self, capacity: u32);
 
-    // TODO: Add this, this works similar to [GuiContext::set_parameter] but it adds the parameter
-    //       change to a queue (or directly to the VST3 plugin's parameter output queues) instead of
-    //       using main thread host automation (and all the locks involved there).
-    // fn set_parameter<P: Param>(&self, param: &P, value: P::Plain);
+    /// Sentio patch: report a new normalized value of a parameter the plugin drives itself (an
+    /// output such as a meter or an analysis result) to the host, from `process()`. The change is
+    /// sent as a complete gesture (begin, value, end) in this block's output events, so a host in
+    /// automation write or touch mode records it. Real-time safe: no allocation, lock or host
+    /// callback (CLAP: the wrapper's output event queue, drained into `out_events` after this
+    /// block; VST3: `ProcessData::outputParameterChanges`).
+    ///
+    /// `param` is `Param::as_ptr()` of one of the plugin's own parameters. Returns `false` when the
+    /// change cannot reach the host (no output queue, queue full, unknown parameter, or a wrapper
+    /// with no host such as the standalone one); the plugin's value is then left as it was.
+    fn set_output_parameter(&mut self, param: ParamPtr, normalized: f32) -> bool {
+        let _ = (param, normalized);
+        false
+    }
 }
 
 /// An error occurred while sending an event with [`ProcessContext::try_send_event()`].

@@ -128,7 +128,11 @@ impl<P: ClapPlugin> ProcessContext<P> for WrapperProcessContext<'_, P> {
         self.input_events_guard.pop_front()
     }
 
-    fn try_send_event(
+fn set_output_parameter(&mut self, param: ParamPtr, normalized: f32) -> bool {
+        self.wrapper.queue_output_parameter_change(param, normalized)
+    }
+
+        fn try_send_event(
         &mut self,
         event: PluginNoteEvent<P>,
     ) -> Result<(), (PluginNoteEvent<P>, SendEventError)> {

@@ -890,6 +890,43 @@ impl<P: ClapPlugin> Wrapper<P> {
         result
     }
 
+    /// Sentio patch: queue a complete output gesture (begin, value, end) for a parameter the
+    /// plugin drives from `process()`. Unlike [`Self::queue_parameter_event()`] this never calls
+    /// `host_params->request_flush()` (`[!audio-thread]` in the CLAP headers): the process call
+    /// that is running drains the queue into its `out_events` when the block ends.
+    pub fn queue_output_parameter_change(&self, param: ParamPtr, normalized: f32) -> bool {
+        let Some(&param_hash) = self.param_ptr_to_hash.get(&param) else {
+            return false;
+        };
+        if !normalized.is_finite()
+            || self.output_parameter_events.capacity() - self.output_parameter_events.len() < 3
+        {
+            return false;
+        }
+        let clap_plain_value =
+            normalized.clamp(0.0, 1.0) as f64 * unsafe { param.step_count().unwrap_or(1) as f64 };
+        // Only this audio thread and a GUI gesture can push, so the room checked above is there
+        // unless the GUI fills it in between; the end of a gesture is then still attempted.
+        let begun = self
+            .output_parameter_events
+            .push(OutputParamEvent::BeginGesture { param_hash })
+            .is_ok();
+        let set = begun
+            && self
+                .output_parameter_events
+                .push(OutputParamEvent::SetValue {
+                    param_hash,
+                    clap_plain_value,
+                })
+                .is_ok();
+        let ended = begun
+            && self
+                .output_parameter_events
+                .push(OutputParamEvent::EndGesture { param_hash })
+                .is_ok();
+        set && ended
+    }
+
     /// Convenience function for setting a value for a parameter as triggered by a CLAP parameter
     /// update. The same rate is for updating parameter smoothing.
     ///

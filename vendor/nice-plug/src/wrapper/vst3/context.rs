@@ -6,6 +6,7 @@ use nice_plug_core::{
         process::{ProcessContext, SendEventError, Transport},
     },
     midi::{Channel, Key, MidiConfig, NoteEvent, PluginNoteEvent},
+    params::internals::ParamPtr,
 };
 use std::collections::VecDeque;
 use std::{cell::Cell, mem};
@@ -14,6 +15,7 @@ use vst3::{
     Steinberg::{
         Vst::{
             DataEvent, Event, Event_::EventTypes_, IEventList, IEventListTrait,
+            IParamValueQueueTrait, IParameterChanges, IParameterChangesTrait,
             LegacyMIDICCOutEvent, NoteOffEvent, NoteOnEvent, PolyPressureEvent,
         },
         kResultOk,
@@ -24,9 +26,7 @@ use vst3::{
 use vst3::Steinberg::Vst::IComponentHandlerTrait;
 
 #[cfg(feature = "editor")]
-use nice_plug_core::{
-    context::gui::GuiContextInner, params::internals::ParamPtr, plugin::PluginState,
-};
+use nice_plug_core::{context::gui::GuiContextInner, plugin::PluginState};
 
 use crate::wrapper::vst3::Vst3Plugin;
 use crate::wrapper::{
@@ -65,6 +65,8 @@ pub(crate) struct WrapperProcessContext<'a, P: Vst3Plugin> {
     pub(super) input_events_guard: AtomicRefMut<'a, VecDeque<PluginNoteEvent<P>>>,
     pub(super) transport: Transport,
     pub(super) host_out_events: Option<ComRef<'a, IEventList>>,
+    /// Sentio patch: `ProcessData::outputParameterChanges`, for `set_output_parameter()`.
+    pub(super) host_out_param_changes: Option<ComRef<'a, IParameterChanges>>,
     // used to clamp out of bounds events to the buffer's length.
     pub(super) total_buffer_len: u32,
     pub(super) current_sample_idx: u32,
@@ -132,7 +134,40 @@ impl<P: Vst3Plugin> ProcessContext<P> for WrapperProcessContext<'_, P> {
         self.input_events_guard.pop_front()
     }
 
-    fn try_send_event(
+/// Sentio patch: VST3's way for plugin-driven values is the block's
+    /// `outputParameterChanges` (one point per change, at the block's current sample).
+    fn set_output_parameter(&mut self, param: ParamPtr, normalized: f32) -> bool {
+        let (Some(changes), Some(&hash)) = (
+            &self.host_out_param_changes,
+            self.inner.param_ptr_to_hash.get(&param),
+        ) else {
+            return false;
+        };
+        if !normalized.is_finite() {
+            return false;
+        }
+        let normalized = normalized.clamp(0.0, 1.0);
+        let mut queue_index = 0;
+        let Some(queue) =
+            (unsafe { ComRef::from_raw(changes.addParameterData(&hash, &mut queue_index)) })
+        else {
+            return false;
+        };
+        let mut point_index = 0;
+        let offset = self.current_sample_idx.min(self.total_buffer_len.saturating_sub(1)) as i32;
+        if unsafe { queue.addPoint(offset, normalized as f64, &mut point_index) } != kResultOk {
+            return false;
+        }
+        // An output is never read by the plugin's own processing, so it can change at once.
+        self.inner.set_normalized_value_by_hash(
+            hash,
+            normalized,
+            self.inner.current_buffer_config.load().map(|c| c.sample_rate),
+        );
+        true
+    }
+
+        fn try_send_event(
         &mut self,
         event: PluginNoteEvent<P>,
     ) -> Result<(), (PluginNoteEvent<P>, SendEventError)> {

@@ -24,7 +24,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use try_lock::TryLock;
 #[cfg(feature = "editor")]
 use vst3::ComWrapper;
-use vst3::Steinberg::Vst::{IComponentHandler, IComponentHandlerTrait, IEventList, RestartFlags_};
+use vst3::Steinberg::Vst::{
+    IComponentHandler, IComponentHandlerTrait, IEventList, IParameterChanges, RestartFlags_,
+};
 use vst3::Steinberg::{kInvalidArgument, kResultOk, tresult};
 use vst3::{ComPtr, ComRef};
 
@@ -458,6 +460,7 @@ impl<P: Vst3Plugin> WrapperInner<P> {
         &'a self,
         transport: Transport,
         host_out_events: Option<ComRef<'a, IEventList>>,
+        host_out_param_changes: Option<ComRef<'a, IParameterChanges>>,
         total_buffer_len: usize,
         current_sample_idx: usize,
     ) -> WrapperProcessContext<'a, P> {
@@ -466,6 +469,7 @@ impl<P: Vst3Plugin> WrapperInner<P> {
             input_events_guard: self.input_note_events.borrow_mut(),
             transport,
             host_out_events,
+            host_out_param_changes,
             total_buffer_len: total_buffer_len as u32,
             current_sample_idx: current_sample_idx as u32,
         }

@@ -1592,9 +1592,13 @@ impl<P: Vst3Plugin> IAudioProcessorTrait for Wrapper<P> {
 
                             let host_out_events = unsafe { ComRef::from_raw(data.outputEvents) };
 
+                            let host_out_param_changes =
+                                unsafe { ComRef::from_raw(data.outputParameterChanges) };
+
                             let mut context = self.inner.make_process_context(
                                 transport,
                                 host_out_events,
+                                host_out_param_changes,
                                 total_buffer_len,
                                 block_start,
                             );
