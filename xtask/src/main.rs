@@ -13,6 +13,11 @@
 //! - `train [ARGS]`  the acoustic model end to end: release CLI (its `features` subcommand is the
 //!   only feature extractor), the pinned venv in `models/acoustic/.venv`, then
 //!   `models/acoustic/train.py ARGS` (default: CV + robustness + final model + ONNX export)
+//! - `lint`          what CI checks besides the tests: rustfmt, clippy with `-D warnings`, and that
+//!   the `cuda` feature compiles
+//! - `validate [SRC]` build free-audio's clap-validator from its source (default
+//!   `../shared/tools/clap-validator`; built into `target/clap-validator`, never beside the
+//!   source) and run it on the release `.clap`; fails on any failed test
 //! - `bench`         audio-thread cost of `process()`, front-end speed against librosa, model,
 //!   update and transcript latency, Whisper's real-time factor against faster-whisper
 
@@ -22,12 +27,17 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 mod setup;
+mod tools;
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let task = args.next().unwrap_or_default();
     let rest: Vec<String> = args.collect();
     nice_plug_xtask::chdir_workspace_root()?;
+    // Every task but `setup` compiles whisper.cpp somewhere.
+    if task != "setup" {
+        tools::ensure_cmake()?;
+    }
     match task.as_str() {
         "setup" => {
             setup::setup()?;
@@ -38,6 +48,7 @@ fn main() -> Result<()> {
         "bundle-all" => bundle_all(),
         "demo" => demo(&rest),
         "test" => {
+            tools::ensure_packages(&[tools::APP_BUILD, tools::UI_TESTS], "cargo xtask test")?;
             setup::setup()?;
             setup::setup_text()?;
             setup::setup_vad()?;
@@ -45,6 +56,25 @@ fn main() -> Result<()> {
             bundle_all()?;
             cargo(&["test", "--workspace"], &rest)
         }
+        "lint" => {
+            tools::ensure_packages(&[tools::APP_BUILD], "cargo xtask lint")?;
+            run(Command::new("cargo").args(["fmt", "--all", "--", "--check"]))?;
+            cargo(
+                &[
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+                &rest,
+            )?;
+            // The CUDA execution provider must at least compile (running it needs
+            // onnxruntime-gpu and a GPU).
+            cargo(&["check", "-p", "sentio", "--features", "cuda"], &[])
+        }
+        "validate" => validate(rest.first().map(String::as_str)),
         "bench" => bench(),
         "train" => train(&rest),
         "install" => install(),
@@ -162,6 +192,28 @@ fn venv(dir: &Path, packages: &[&str]) -> Result<PathBuf> {
         .args(["-m", "pip", "install", "--quiet"])
         .args(packages))?;
     Ok(python)
+}
+
+fn validate(src: Option<&str>) -> Result<()> {
+    let src = PathBuf::from(src.unwrap_or("../shared/tools/clap-validator"));
+    if !src.join("Cargo.toml").is_file() {
+        bail!(
+            "no clap-validator source at {} (pass its folder: cargo xtask validate PATH)",
+            src.display()
+        );
+    }
+    let target = std::path::absolute("target/clap-validator")?;
+    run(Command::new("cargo")
+        .args(["build", "--locked", "--release"])
+        .current_dir(&src)
+        .env("CARGO_TARGET_DIR", &target))?;
+    let clap = Path::new("target/bundled/Sentio.clap");
+    if !clap.exists() {
+        bundle(&["--release"])?;
+    }
+    run(Command::new(target.join("release/clap-validator"))
+        .arg("validate")
+        .arg(clap))
 }
 
 fn bench() -> Result<()> {
