@@ -2,16 +2,19 @@
 //!
 //! Audio passes through untouched. A mono copy is analysed on the audio thread into feature
 //! frames (`dsp`), handed to a worker thread (`worker`, `analysis`) through a bounded lock-free
-//! queue, and the results leave as OSC (`output::osc`) and MIDI CC (`output::midi`).
+//! queue, and the results leave as OSC (`output::osc`), MIDI CC (`output::midi`), host
+//! parameters (`output::host_params`) and the loopback overlay; the window is `editor`.
 
 pub mod analysis;
 pub mod cli;
 pub mod dsp;
+pub mod editor;
 pub mod emotion;
 pub mod output;
 pub mod params;
 pub mod pipeline;
 pub mod speech;
+pub mod standalone;
 pub mod state;
 pub mod text;
 pub mod worker;
@@ -24,6 +27,7 @@ use nice_plug::prelude::*;
 use dsp::{Capture, FeatureFrame};
 use emotion::onnx_model::{ModelOptions, OnnxEmotionModel};
 use emotion::EmotionModel;
+use output::host_params::HostParamSender;
 use output::http::Server;
 use output::mdns::Announcer;
 use output::midi::CcSender;
@@ -51,6 +55,11 @@ pub struct Sentio {
     mdns: Option<Announcer>,
     oscquery: Option<Server>,
     midi: CcSender,
+    host_params: HostParamSender,
+    sample_rate: f32,
+    editor_state: Arc<nice_plug_egui::EguiEditorState>,
+    /// Registered with the shared state, so the worker can wake the editor (lock-free).
+    repaint: nice_plug_egui::RepaintNotifier,
     /// Offline rendering may wait for the worker, so a bounce matches real-time playback.
     offline: bool,
     /// Debug builds only: allocate in `process()` on purpose, to prove `assert_process_allocs`
@@ -61,9 +70,16 @@ pub struct Sentio {
 
 impl Default for Sentio {
     fn default() -> Self {
+        let shared = Arc::new(SharedState::new());
+        let repaint = nice_plug_egui::RepaintNotifier::new();
+        let notifier = repaint.clone();
+        shared.set_repaint(move || notifier.request_repaint());
         Self {
-            params: Arc::new(SentioParams::default()),
-            shared: Arc::new(SharedState::new()),
+            params: Arc::new(match standalone::get() {
+                Some(app) => SentioParams::for_app(app),
+                None => SentioParams::default(),
+            }),
+            shared,
             capture: None,
             frames: None,
             worker: None,
@@ -73,6 +89,10 @@ impl Default for Sentio {
             mdns: None,
             oscquery: None,
             midi: CcSender::default(),
+            host_params: HostParamSender::default(),
+            sample_rate: 48_000.0,
+            editor_state: editor::default_state(),
+            repaint,
             offline: false,
             #[cfg(debug_assertions)]
             alloc_canary: false,
@@ -229,12 +249,24 @@ impl Plugin for Sentio {
     ];
     const MIDI_OUTPUT: MidiConfig = MidiConfig::MidiCCs;
 
-    type Editor = ();
+    type Editor = editor::Editor;
     type SysExMessage = ();
     type BackgroundTask = ();
 
     fn params(&self) -> Arc<dyn Params> {
         self.params.clone()
+    }
+
+    fn editor(&mut self, _executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
+        if standalone::get().is_some_and(|app| app.headless) {
+            return None;
+        }
+        editor::create(
+            self.params.clone(),
+            self.shared.clone(),
+            self.editor_state.clone(),
+            self.repaint.clone(),
+        )
     }
 
     fn activate(
@@ -257,6 +289,7 @@ impl Plugin for Sentio {
             }
         };
         self.offline = config.process_mode == ProcessMode::Offline;
+        self.sample_rate = config.sample_rate;
         if self.capture.is_some() && self.params.speech_enabled.value() {
             match SpeechWorker::spawn(self.shared.clone(), self.speech_config()) {
                 Ok(s) => self.speech = Some(s),
@@ -278,6 +311,7 @@ impl Plugin for Sentio {
         }
         self.start_outputs();
         self.midi.reset();
+        self.host_params.reset();
         #[cfg(debug_assertions)]
         {
             self.alloc_canary = std::env::var_os("SENTIO_DEBUG_ALLOC_IN_PROCESS").is_some();
@@ -290,6 +324,7 @@ impl Plugin for Sentio {
             c.reset();
         }
         self.midi.reset();
+        self.host_params.reset();
     }
 
     fn deactivate(&mut self) {
@@ -326,9 +361,10 @@ impl Plugin for Sentio {
             });
         }
 
+        let outputs = self.shared.outputs();
         if self.params.midi_enabled.value() {
             let channel = (self.params.midi_channel.value() - 1).clamp(0, 15) as u8;
-            self.midi.update(&self.shared.outputs(), |cc, value| {
+            self.midi.update(&outputs, |cc, value| {
                 // A full host event queue only loses this update; the next change resends.
                 let _ = context.try_send_event(NoteEvent::MidiCC {
                     timing: 0,
@@ -337,6 +373,17 @@ impl Plugin for Sentio {
                     value: value as f32 / 127.0,
                 });
             });
+        }
+        if self.params.output_params_enabled.value() {
+            let ptrs = self.params.outputs.ptrs();
+            let rate = self.params.output_params_rate.value().max(1) as u32;
+            let outs = &self.params.outputs;
+            self.host_params.update(
+                &outputs,
+                (buffer.samples(), self.sample_rate, rate),
+                |i| outs.normalized(i),
+                |i, normalized| context.set_output_parameter(ptrs[i], normalized),
+            );
         }
         ProcessStatus::Normal
     }

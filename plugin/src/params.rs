@@ -6,6 +6,8 @@ use nice_plug::prelude::*;
 
 use crate::emotion::normalize::Calibration;
 use crate::emotion::runtime::Device;
+use crate::emotion::{CLASSES, N_CLASSES};
+use crate::output::host_params;
 use crate::output::http::ServeSettings;
 use crate::output::osc::{self, OscSettings};
 use crate::output::osc_map::{OscMap, Preset};
@@ -197,6 +199,143 @@ pub struct SentioParams {
     /// Announce the OSCQuery server on the local network (mDNS `_oscjson._tcp`).
     #[id = "oscquery_mdns"]
     pub oscquery_mdns: BoolParam,
+
+    /// Report the emotion as the output parameters below (host automation).
+    #[id = "outparams_on"]
+    pub output_params_enabled: BoolParam,
+    #[id = "outparams_rate"]
+    pub output_params_rate: IntParam,
+    /// Written by the plugin, never read: what the host shows and records.
+    #[nested(group = "Emotion Outputs")]
+    pub outputs: EmotionOutputParams,
+}
+
+/// The analysis as host parameters (outputs: the plugin sets them from `process()`).
+#[derive(Params)]
+pub struct EmotionOutputParams {
+    #[id = "out_neutral"]
+    pub neutral: FloatParam,
+    #[id = "out_calm"]
+    pub calm: FloatParam,
+    #[id = "out_happy"]
+    pub happy: FloatParam,
+    #[id = "out_sad"]
+    pub sad: FloatParam,
+    #[id = "out_angry"]
+    pub angry: FloatParam,
+    #[id = "out_fearful"]
+    pub fearful: FloatParam,
+    #[id = "out_disgust"]
+    pub disgust: FloatParam,
+    #[id = "out_surprised"]
+    pub surprised: FloatParam,
+    #[id = "out_valence"]
+    pub valence: FloatParam,
+    #[id = "out_arousal"]
+    pub arousal: FloatParam,
+    #[id = "out_voice"]
+    pub voice: FloatParam,
+    #[id = "out_dominant"]
+    pub dominant: IntParam,
+}
+
+impl Default for EmotionOutputParams {
+    fn default() -> Self {
+        let unit = |name: String| {
+            FloatParam::new(name, 0.0, FloatRange::Linear { min: 0.0, max: 1.0 })
+                .with_unit(" %")
+                .with_value_to_string(formatters::v2s_f32_percentage(0))
+                .with_string_to_value(formatters::s2v_f32_percentage())
+        };
+        let prob = |i: usize| {
+            let mut name = CLASSES[i].to_string();
+            name[..1].make_ascii_uppercase();
+            unit(name)
+        };
+        let bipolar = |name: &'static str| {
+            FloatParam::new(
+                name,
+                0.0,
+                FloatRange::Linear {
+                    min: -1.0,
+                    max: 1.0,
+                },
+            )
+            .with_value_to_string(formatters::v2s_f32_rounded(2))
+        };
+        Self {
+            neutral: prob(0),
+            calm: prob(1),
+            happy: prob(2),
+            sad: prob(3),
+            angry: prob(4),
+            fearful: prob(5),
+            disgust: prob(6),
+            surprised: prob(7),
+            valence: bipolar("Valence"),
+            arousal: bipolar("Arousal"),
+            voice: unit("Voice Activity".into()),
+            dominant: IntParam::new(
+                "Dominant Emotion",
+                0,
+                IntRange::Linear {
+                    min: 0,
+                    max: N_CLASSES as i32 - 1,
+                },
+            )
+            .with_value_to_string(Arc::new(|i| {
+                CLASSES
+                    .get(i.max(0) as usize)
+                    .copied()
+                    .unwrap_or("?")
+                    .to_string()
+            }))
+            .with_string_to_value(Arc::new(|s| {
+                CLASSES
+                    .iter()
+                    .position(|c| c.eq_ignore_ascii_case(s.trim()))
+                    .map(|i| i as i32)
+            })),
+        }
+    }
+}
+
+impl EmotionOutputParams {
+    /// What the host last set output `i` to (normalized), in `output::host_params` order.
+    pub fn normalized(&self, i: usize) -> f32 {
+        match i {
+            0 => self.neutral.unmodulated_normalized_value(),
+            1 => self.calm.unmodulated_normalized_value(),
+            2 => self.happy.unmodulated_normalized_value(),
+            3 => self.sad.unmodulated_normalized_value(),
+            4 => self.angry.unmodulated_normalized_value(),
+            5 => self.fearful.unmodulated_normalized_value(),
+            6 => self.disgust.unmodulated_normalized_value(),
+            7 => self.surprised.unmodulated_normalized_value(),
+            8 => self.valence.unmodulated_normalized_value(),
+            9 => self.arousal.unmodulated_normalized_value(),
+            10 => self.voice.unmodulated_normalized_value(),
+            _ => self.dominant.unmodulated_normalized_value(),
+        }
+    }
+
+    /// The parameters in `output::host_params` order.
+    pub fn ptrs(&self) -> [ParamPtr; host_params::COUNT] {
+        [
+            self.neutral.as_ptr(),
+            self.calm.as_ptr(),
+            self.happy.as_ptr(),
+            self.sad.as_ptr(),
+            self.angry.as_ptr(),
+            self.fearful.as_ptr(),
+            self.disgust.as_ptr(),
+            self.surprised.as_ptr(),
+            self.valence.as_ptr(),
+            self.arousal.as_ptr(),
+            self.voice.as_ptr(),
+            self.dominant.as_ptr(),
+        ]
+    }
 }
 
 impl Default for SentioParams {
@@ -235,11 +374,7 @@ impl Default for SentioParams {
             .with_value_to_string(formatters::v2s_f32_percentage(0))
             .with_string_to_value(formatters::s2v_f32_percentage()),
             osc_enabled: BoolParam::new("OSC Output", true),
-            osc_port: IntParam::new(
-                "OSC Port",
-                osc::DEFAULT_PORT as i32,
-                IntRange::Linear { min: 1, max: 65535 },
-            ),
+            osc_port: port_param("OSC Port", osc::DEFAULT_PORT),
             osc_rate: IntParam::new(
                 "OSC Rate",
                 osc::DEFAULT_RATE_HZ as i32,
@@ -278,23 +413,41 @@ impl Default for SentioParams {
             midi_enabled: BoolParam::new("MIDI CC Output", true),
             midi_channel: IntParam::new("MIDI Channel", 1, IntRange::Linear { min: 1, max: 16 }),
             overlay_enabled: BoolParam::new("Overlay Server", true),
-            overlay_port: IntParam::new(
-                "Overlay Port",
-                overlay::DEFAULT_PORT as i32,
-                IntRange::Linear { min: 1, max: 65535 },
-            ),
+            overlay_port: port_param("Overlay Port", overlay::DEFAULT_PORT),
             oscquery_enabled: BoolParam::new("OSCQuery Server", true),
-            oscquery_port: IntParam::new(
-                "OSCQuery Port",
-                oscquery::DEFAULT_PORT as i32,
-                IntRange::Linear { min: 1, max: 65535 },
-            ),
+            oscquery_port: port_param("OSCQuery Port", oscquery::DEFAULT_PORT),
             oscquery_mdns: BoolParam::new("OSCQuery mDNS", false),
+            output_params_enabled: BoolParam::new("Output Parameters", true),
+            output_params_rate: IntParam::new(
+                "Output Parameter Rate",
+                host_params::MAX_RATE_HZ as i32,
+                IntRange::Linear {
+                    min: 1,
+                    max: host_params::MAX_RATE_HZ as i32,
+                },
+            )
+            .with_unit(" Hz"),
+            outputs: EmotionOutputParams::default(),
         }
     }
 }
 
 impl SentioParams {
+    /// The defaults with what `sentio-app` was told on its command line.
+    pub fn for_app(app: &crate::standalone::AppDefaults) -> Self {
+        let mut p = Self::default();
+        if let Some(host) = &app.osc_host {
+            p.osc_host = Arc::new(RwLock::new(host.clone()));
+        }
+        if let Some(port) = app.osc_port {
+            p.osc_port = port_param("OSC Port", port);
+        }
+        if let Some(port) = app.overlay_port {
+            p.overlay_port = port_param("Overlay Port", port);
+        }
+        p
+    }
+
     pub fn analysis_settings(&self) -> AnalysisSettings {
         AnalysisSettings {
             smoothing_s: self.smoothing_ms.value() as f32 / 1000.0,
@@ -363,6 +516,14 @@ impl SentioParams {
             &self.oscquery_port,
         )
     }
+}
+
+fn port_param(name: &'static str, default: u16) -> IntParam {
+    IntParam::new(
+        name,
+        default.max(1) as i32,
+        IntRange::Linear { min: 1, max: 65535 },
+    )
 }
 
 /// Where a local server listens: its on/off parameter, persisted host and port parameter.

@@ -78,6 +78,11 @@ pub struct SharedState {
     /// True while either of them reports a problem (port in use, listening beyond loopback).
     pub overlay_problem: AtomicBool,
     pub oscquery_problem: AtomicBool,
+    /// Seconds of speech a running "calibrate to my voice" take has collected; negative when
+    /// none runs.
+    pub calibration_s: AtomicF32,
+    /// Wakes the editor (set once by the plugin; an atomic flag behind it, so lock-free).
+    repaint: OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
 
 /// The outputs as one consistent-enough snapshot.
@@ -178,14 +183,35 @@ impl SharedState {
     pub fn new() -> Self {
         let s = Self::default();
         s.level_db.store(-100.0, Relaxed);
+        s.calibration_s.store(-1.0, Relaxed);
         s
+    }
+
+    /// Who to wake when something new is published (the editor's repaint request). Only the
+    /// first call counts.
+    pub fn set_repaint(&self, f: impl Fn() + Send + Sync + 'static) {
+        let _ = self.repaint.set(Box::new(f));
+    }
+
+    fn request_repaint(&self) {
+        if let Some(f) = self.repaint.get() {
+            f();
+        }
     }
 
     pub fn publish(&self, p: &Prosody) {
         self.voice.store(p.voice, Relaxed);
         self.level_db.store(p.level_db, Relaxed);
         self.pitch_hz.store(p.pitch_hz, Relaxed);
-        self.frames_processed.fetch_add(1, Relaxed);
+        // Frames come at 100 Hz; a repaint every third keeps the editor's timeline moving at
+        // ~33 fps without asking for more.
+        if self
+            .frames_processed
+            .fetch_add(1, Relaxed)
+            .is_multiple_of(3)
+        {
+            self.request_repaint();
+        }
     }
 
     pub fn publish_emotion(&self, probs: &[f32; N_CLASSES], frame_index: u64) {
@@ -198,6 +224,7 @@ impl SharedState {
         self.dominant.store(dominant(probs) as u32, Relaxed);
         self.emotion_frame.store(frame_index, Relaxed);
         self.emotion_updates.fetch_add(1, Relaxed);
+        self.request_repaint();
     }
 
     pub fn heartbeat(&self) {
@@ -237,6 +264,7 @@ impl SharedState {
             list.push_back(t);
         }
         self.text_updates.fetch_add(1, Relaxed);
+        self.request_repaint();
     }
 
     /// The newest transcript, if any.

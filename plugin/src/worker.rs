@@ -246,6 +246,9 @@ fn run(
             Some(Err(e)) => shared.set_model_state(format!("calibration failed: {e}")),
             None => {}
         }
+        shared
+            .calibration_s
+            .store(m.calibration_seconds().unwrap_or(-1.0), Ordering::Relaxed);
         match m.push(&frame, prosody.voice > VOICED) {
             Ok(Some(est)) => {
                 let dt = last_estimate.map_or(0.0, |prev| {

@@ -65,6 +65,10 @@ pub trait EmotionModel: Send {
     fn set_calibration(&mut self, _c: Option<Calibration>) -> Result<(), String> {
         Ok(())
     }
+    /// Seconds of speech recorded so far by a running "calibrate to my voice" take.
+    fn calibration_seconds(&self) -> Option<f32> {
+        None
+    }
     /// Forget buffered frames (a new stream starts).
     fn reset(&mut self);
 }

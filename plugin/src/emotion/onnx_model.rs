@@ -280,6 +280,11 @@ impl EmotionModel for OnnxEmotionModel {
         self.normalizer.set_calibration(c)
     }
 
+    fn calibration_seconds(&self) -> Option<f32> {
+        // One row per voiced 10 ms frame.
+        self.recording.as_ref().map(|r| r.len() as f32 / 100.0)
+    }
+
     fn reset(&mut self) {
         self.filled = 0;
         self.next = 0;

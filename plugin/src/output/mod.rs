@@ -4,6 +4,7 @@
 //!
 //! - `osc`, `osc_map`, `events`: OSC over UDP, its address map and presets, onset/trigger events
 //! - `midi`: MIDI CC (sent from `process()`)
+//! - `host_params`: the same values as host parameters a DAW records (sent from `process()`)
 //! - `snapshot`: the outputs as one JSON document (overlay, `/api/state`, OSCQuery values)
 //! - `http`: the small loopback HTTP server the overlay and OSCQuery run on
 //! - `overlay`: the OBS Browser Source page and its live event stream
@@ -20,6 +21,7 @@ pub(crate) fn finite(v: f32, fallback: f32) -> f32 {
 }
 
 pub mod events;
+pub mod host_params;
 pub mod http;
 pub mod mdns;
 pub mod midi;
