@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use clack_extensions::audio_ports::{AudioPortInfoBuffer, PluginAudioPorts};
 use clack_extensions::audio_ports_config::{AudioPortsConfigBuffer, PluginAudioPortsConfig};
+use clack_extensions::gui::{
+    GuiApiType, GuiConfiguration, GuiSize, HostGui, HostGuiImpl, PluginGui, Window,
+};
 use clack_extensions::params::{
     HostParams, HostParamsImplMainThread, HostParamsImplShared, ParamClearFlags, ParamInfoBuffer,
     ParamRescanFlags, PluginParams,
@@ -40,6 +43,22 @@ pub struct MidiCc {
     pub value: u8,
     /// Sample offset in the block.
     pub time: u32,
+}
+
+/// A parameter change the plugin reported in its output events (its output parameters).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ParamOut {
+    GestureBegin {
+        clap_id: u32,
+    },
+    /// `value` is the CLAP plain value (normalized for Sentio's float parameters).
+    Value {
+        clap_id: u32,
+        value: f64,
+    },
+    GestureEnd {
+        clap_id: u32,
+    },
 }
 
 /// Which audio-ports configuration to select before activation.
@@ -138,6 +157,20 @@ impl HostParamsImplShared for HostShared {
     }
 }
 
+impl HostGuiImpl for HostShared {
+    fn resize_hints_changed(&self) {}
+    fn request_resize(&self, _new_size: GuiSize) -> std::result::Result<(), HostError> {
+        Ok(())
+    }
+    fn request_show(&self) -> std::result::Result<(), HostError> {
+        Ok(())
+    }
+    fn request_hide(&self) -> std::result::Result<(), HostError> {
+        Ok(())
+    }
+    fn closed(&self, _was_destroyed: bool) {}
+}
+
 impl HostThreadCheckImpl for HostShared {
     fn is_main_thread(&self) -> bool {
         !IN_PROCESS.with(|f| f.get()) && std::thread::current().id() == self.main_thread
@@ -170,6 +203,7 @@ impl HostHandlers for SentioHost {
     fn declare_extensions(builder: &mut HostExtensions<Self>, _shared: &Self::Shared<'_>) {
         builder
             .register::<HostParams>()
+            .register::<HostGui>()
             .register::<HostThreadCheck>();
     }
 }
@@ -193,6 +227,8 @@ pub struct ClapHost {
     in_events: EventBuffer,
     out_events: EventBuffer,
     pending: Vec<(u32, f64)>,
+    /// Parameter output events since the last [`Self::take_param_out`].
+    param_out: Vec<ParamOut>,
     steady_time: u64,
     path: PathBuf,
     /// Status of the last `process()` call.
@@ -267,6 +303,7 @@ impl ClapHost {
             in_events: EventBuffer::with_capacity(64),
             out_events: EventBuffer::with_capacity(256),
             pending: Vec::new(),
+            param_out: Vec::new(),
             steady_time: 0,
             path: path.to_path_buf(),
             last_status: None,
@@ -716,6 +753,23 @@ impl ClapHost {
             out.copy_from_slice(&buf[..n]);
         }
         for ev in self.out_events.iter() {
+            match ev.as_core_event() {
+                Some(CoreEventSpace::ParamValue(p)) => self.param_out.push(ParamOut::Value {
+                    clap_id: p.param_id().map_or(u32::MAX, |id| id.get()),
+                    value: p.value(),
+                }),
+                Some(CoreEventSpace::ParamGestureBegin(g)) => {
+                    self.param_out.push(ParamOut::GestureBegin {
+                        clap_id: g.param_id().map_or(u32::MAX, |id| id.get()),
+                    })
+                }
+                Some(CoreEventSpace::ParamGestureEnd(g)) => {
+                    self.param_out.push(ParamOut::GestureEnd {
+                        clap_id: g.param_id().map_or(u32::MAX, |id| id.get()),
+                    })
+                }
+                _ => {}
+            }
             if let Some(CoreEventSpace::Midi(m)) = ev.as_core_event() {
                 let [status, d1, d2] = m.data();
                 if status & 0xF0 == 0xB0 {
@@ -730,6 +784,67 @@ impl ClapHost {
         }
         self.out_events.clear();
         self.run_main_thread_callbacks();
+        Ok(())
+    }
+
+    /// The parameter output events of every block since the last call, in order.
+    pub fn take_param_out(&mut self) -> Vec<ParamOut> {
+        std::mem::take(&mut self.param_out)
+    }
+
+    fn gui_ext(&self) -> Result<PluginGui> {
+        self.instance
+            .plugin_shared_handle()
+            .get_extension()
+            .ok_or_else(|| anyhow!("the plugin has no CLAP GUI extension"))
+    }
+
+    /// Opens the plugin's editor embedded in the X11 window `parent` (as a DAW does) and returns
+    /// the size the plugin asked for.
+    pub fn gui_open_x11(&mut self, parent: u64) -> Result<GuiSize> {
+        let gui = self.gui_ext()?;
+        let plugin = self.instance.plugin_handle();
+        let config = GuiConfiguration {
+            api_type: GuiApiType::X11,
+            is_floating: false,
+        };
+        if !gui.is_api_supported(&plugin, config) {
+            bail!("the plugin does not support embedded X11 editors");
+        }
+        gui.create(&plugin, config)
+            .map_err(|e| anyhow!("gui.create: {e:?}"))?;
+        let size = gui
+            .get_size(&plugin)
+            .ok_or_else(|| anyhow!("gui.get_size failed"))?;
+        // SAFETY: the caller keeps `parent` alive until `gui_close`.
+        unsafe { gui.set_parent(&plugin, Window::from_x11_handle(parent as _)) }
+            .map_err(|e| anyhow!("gui.set_parent: {e:?}"))?;
+        gui.show(&plugin).map_err(|e| anyhow!("gui.show: {e:?}"))?;
+        Ok(size)
+    }
+
+    /// Asks the editor to take `width` × `height` (after `adjust_size`, as hosts do); returns the
+    /// size it took.
+    pub fn gui_resize(&mut self, width: u32, height: u32) -> Result<GuiSize> {
+        let gui = self.gui_ext()?;
+        let plugin = self.instance.plugin_handle();
+        if !gui.can_resize(&plugin) {
+            bail!("the editor says it cannot be resized");
+        }
+        let size = gui
+            .adjust_size(&plugin, GuiSize { width, height })
+            .unwrap_or(GuiSize { width, height });
+        gui.set_size(&plugin, size)
+            .map_err(|e| anyhow!("gui.set_size: {e:?}"))?;
+        Ok(size)
+    }
+
+    /// Hides and destroys the editor (as closing its window in a DAW does).
+    pub fn gui_close(&mut self) -> Result<()> {
+        let gui = self.gui_ext()?;
+        let plugin = self.instance.plugin_handle();
+        let _ = gui.hide(&plugin);
+        gui.destroy(&plugin);
         Ok(())
     }
 

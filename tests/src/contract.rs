@@ -23,6 +23,25 @@ pub const TEXT_WEIGHT: &str = "text_weight";
 /// The overlay server's and the OSCQuery server's ports (1–65535, like `osc_port`).
 pub const OVERLAY_PORT: &str = "overlay_port";
 pub const OSCQUERY_PORT: &str = "oscquery_port";
+/// The output parameters (plugin → host): the class probabilities in `CLASSES` order, then
+/// valence and arousal (-1..1, normalized (x + 1) / 2), voice activity (0..1) and the dominant
+/// class (an int 0..7: CLAP plain value = index).
+pub const OUTPUT_PARAMS: [&str; 12] = [
+    "out_neutral",
+    "out_calm",
+    "out_happy",
+    "out_sad",
+    "out_angry",
+    "out_fearful",
+    "out_disgust",
+    "out_surprised",
+    "out_valence",
+    "out_arousal",
+    "out_voice",
+    "out_dominant",
+];
+pub const OUTPUT_PARAMS_ON: &str = "outparams_on";
+pub const OUTPUT_PARAMS_RATE: &str = "outparams_rate";
 pub const ALL_PARAMS: [&str; 5] = [OSC_ON, OSC_PORT, OSC_RATE, MIDI_ON, MIDI_CHANNEL];
 
 /// OSC addresses (default prefix `/sentio`).

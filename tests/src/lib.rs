@@ -20,8 +20,9 @@ pub mod contract;
 pub mod osc;
 pub mod paths;
 pub mod vst3_host;
+pub mod xvfb;
 
-pub use clap_host::{ClapHost, Layout, MidiCc};
+pub use clap_host::{ClapHost, Layout, MidiCc, ParamOut, RunOptions};
 pub use osc::{OscListener, OscRecord, OscStatus};
 pub use vst3_host::Vst3Host;
 

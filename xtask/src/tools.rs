@@ -160,9 +160,11 @@ pub fn ensure_packages(sets: &[&[Package]], why: &str) -> Result<()> {
     }
     eprintln!("{why} needs system packages; installing with apt-get: {list}");
     let apt = |args: &[&str]| -> Result<()> {
+        // apt's progress goes nowhere; its errors (stderr) stay visible.
         let status = Command::new("apt-get")
             .args(args)
             .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null())
             .status()
             .context("cannot run apt-get")?;
         if !status.success() {

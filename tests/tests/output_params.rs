@@ -1,0 +1,178 @@
+//! The emotion as host parameters under a real CLAP host: while the demo plays, the release
+//! `.clap` reports the twelve output parameters as `CLAP_EVENT_PARAM_VALUE` events inside gestures
+//! (what a DAW in write/touch mode records), at most at the chosen rate, with the values the OSC
+//! sender sends; automation a host plays into them changes nothing the plugin sends. (The debug
+//! bundle's allocation test runs with them on, so `process()` sends them without allocating.)
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use sentio::emotion::CLASSES;
+use sentio_host_tests::audio;
+use sentio_host_tests::contract::*;
+use sentio_host_tests::{paths, serial, ClapHost, OscListener, ParamOut, RunOptions};
+
+/// The OSC address that carries the same value as output parameter `i`, and how a parameter's
+/// normalized value maps back onto the OSC value.
+type ToOsc = fn(f64) -> f64;
+
+fn osc_twin(i: usize) -> Option<(String, ToOsc)> {
+    match i {
+        0..=7 => Some((format!("/sentio/emotion/{}", CLASSES[i]), |v| v)),
+        8 => Some(("/sentio/valence".into(), |v| v * 2.0 - 1.0)),
+        9 => Some(("/sentio/arousal".into(), |v| v * 2.0 - 1.0)),
+        // Voice activity changes every 10 ms frame: OSC and the host each sample it, rarely at the
+        // same instant. The dominant class is compared by name below.
+        _ => None,
+    }
+}
+
+#[test]
+fn output_parameters_reach_the_host_as_recorded_gestures_with_the_osc_values() {
+    let _g = serial();
+    let osc = OscListener::bind().expect("bind");
+    let mut host = ClapHost::load(&paths::release_clap()).expect("load");
+    host.set_param(OSC_PORT, port_normalized(osc.port()))
+        .expect("osc_port");
+    let ids: BTreeMap<u32, usize> = OUTPUT_PARAMS
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (host.param(id).expect(id).clap_id, i))
+        .collect();
+    let rate = 48_000u32;
+    host.activate(rate as f64, 1, 1024).expect("activate");
+    let demo = audio::demo_at(rate);
+    let speech = audio::speech_excerpt(&demo, rate, 6.0).to_vec();
+    let seconds = speech.len() as f64 / rate as f64;
+    // Halfway through, the host plays automation into "happy" (as a DAW in read mode would).
+    let blocks = speech.len() / 480;
+    let res = host
+        .process_signal(
+            &[&speech, &speech],
+            &mut std::iter::repeat(480),
+            &mut RunOptions {
+                paced: true,
+                param_changes: vec![(blocks / 2, "out_happy", 0.987)],
+                ..Default::default()
+            },
+        )
+        .expect("process");
+    std::thread::sleep(Duration::from_millis(300));
+    audio::assert_bit_exact(&speech, &res.outputs[0], "speech, left");
+    let events = host.take_param_out();
+
+    // Every value is a whole gesture: begin, value, end, for the same parameter.
+    let mut values: Vec<Vec<f64>> = vec![Vec::new(); OUTPUT_PARAMS.len()];
+    let mut i = 0;
+    while i < events.len() {
+        match events[i..] {
+            [ParamOut::GestureBegin { clap_id: a }, ParamOut::Value { clap_id: b, value }, ParamOut::GestureEnd { clap_id: c }, ..]
+                if a == b && b == c =>
+            {
+                let slot = *ids
+                    .get(&a)
+                    .unwrap_or_else(|| panic!("output event for a non-output parameter {a}"));
+                values[slot].push(value);
+                i += 3;
+            }
+            _ => panic!("not a begin/value/end gesture at {i}: {:?}", &events[i..]),
+        }
+    }
+    let max_updates = (seconds * 30.0).ceil() as usize + 1;
+    for (i, v) in values.iter().enumerate() {
+        let id = OUTPUT_PARAMS[i];
+        assert!(
+            v.len() >= 5,
+            "{id}: only {} updates in {seconds:.1} s",
+            v.len()
+        );
+        assert!(
+            v.len() <= max_updates,
+            "{id}: {} updates, more than 30 Hz allows ({max_updates})",
+            v.len()
+        );
+        let (lo, hi) = if i == 11 { (0.0, 7.0) } else { (0.0, 1.0) };
+        assert!(v.iter().all(|x| (lo..=hi).contains(x)), "{id}: {v:?}");
+        // Only changes are sent; the one exception is "happy" reasserting its value after the
+        // host's automation overwrote it.
+        let repeats = v.windows(2).filter(|w| w[0] == w[1]).count();
+        assert!(
+            repeats <= usize::from(i == 2),
+            "{id}: {repeats} values were sent twice in a row"
+        );
+        eprintln!("{id}: {} updates in {seconds:.1} s", v.len());
+    }
+
+    // The values are the ones the OSC sender sent (both read the same analysis).
+    for (i, v) in values.iter().enumerate() {
+        let Some((addr, to_osc)) = osc_twin(i) else {
+            continue;
+        };
+        let sent: Vec<f64> = osc
+            .messages(&addr)
+            .iter()
+            .filter_map(|m| m.value().map(f64::from))
+            .collect();
+        assert!(!sent.is_empty(), "no {addr}");
+        let matched = v
+            .iter()
+            .filter(|x| sent.iter().any(|s| (to_osc(**x) - s).abs() < 1e-4))
+            .count();
+        assert!(
+            matched * 100 >= v.len() * 95,
+            "{}: only {matched} of {} values were also sent as {addr}",
+            OUTPUT_PARAMS[i],
+            v.len()
+        );
+    }
+    let names: Vec<String> = osc
+        .messages("/sentio/dominant")
+        .iter()
+        .filter_map(|m| match &m.args[0] {
+            rosc::OscType::String(s) => Some(s.clone()),
+            _ => None,
+        })
+        .collect();
+    for d in &values[11] {
+        let name = CLASSES[*d as usize];
+        assert!(
+            names.iter().any(|n| n == name),
+            "dominant {name} reported to the host but never sent as OSC"
+        );
+    }
+
+    // The automation played into "happy" is not what the plugin reports or sends: its values
+    // afterwards still follow the model.
+    assert!(
+        !values[2].contains(&0.987),
+        "the plugin echoed the host's automation"
+    );
+    assert!(
+        osc.messages("/sentio/emotion/happy")
+            .iter()
+            .all(|m| m.value().is_some_and(|x| (x - 0.987).abs() > 1e-6)),
+        "host automation leaked into the analysis"
+    );
+    // The host's view of each parameter is the last value the plugin reported.
+    let last_happy = *values[2].last().unwrap();
+    let now = host.param_normalized("out_happy").expect("out_happy");
+    assert!(
+        (now - last_happy).abs() < 1e-6,
+        "host sees {now}, last report {last_happy}"
+    );
+}
+
+#[test]
+fn output_parameters_can_be_switched_off() {
+    let _g = serial();
+    let mut host = ClapHost::load(&paths::release_clap()).expect("load");
+    host.set_param(OUTPUT_PARAMS_ON, bool_normalized(false))
+        .expect("off");
+    host.set_param(OSC_ON, bool_normalized(false)).expect("osc");
+    let rate = 48_000u32;
+    host.activate(rate as f64, 1, 1024).expect("activate");
+    let demo = audio::demo_at(rate);
+    let speech = audio::speech_excerpt(&demo, rate, 3.0).to_vec();
+    host.process_paced(&speech, 480).expect("process");
+    assert_eq!(host.take_param_out(), vec![], "outputs off, nothing sent");
+}
