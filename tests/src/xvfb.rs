@@ -26,25 +26,27 @@ pub struct Xvfb {
 }
 
 impl Xvfb {
-    /// Starts Xvfb on the first free display from :91, 24-bit, `width` × `height`.
+    /// Starts Xvfb on a display it picks itself (`-displayfd`), 24-bit, `width` × `height`.
     pub fn start(width: u16, height: u16) -> Result<Self> {
-        let n = (91..140)
-            .find(|n| !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists())
-            .ok_or_else(|| anyhow!("no free X display number"))?;
-        let display = format!(":{n}");
-        let child = Command::new("Xvfb")
-            .args([
-                &display,
-                "-screen",
-                "0",
-                &format!("{width}x{height}x24"),
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::null())
+        let mut child = Command::new("Xvfb")
+            .args(["-displayfd", "1", "-screen", "0"])
+            .arg(format!("{width}x{height}x24"))
+            .args(["-nolisten", "tcp"])
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .context("cannot start Xvfb (`cargo xtask test` installs it: package xvfb)")?;
+        // Xvfb writes the display number it took once it is ready for clients.
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().expect("piped")),
+            &mut line,
+        )?;
+        let n: u32 = line
+            .trim()
+            .parse()
+            .map_err(|_| anyhow!("Xvfb did not report its display (got {line:?})"))?;
+        let display = format!(":{n}");
         let t0 = Instant::now();
         let conn = loop {
             match RustConnection::connect(Some(&display)) {
@@ -86,7 +88,9 @@ impl Xvfb {
                 .background_pixel(((r as u32) << 16) | ((g as u32) << 8) | b as u32),
         )?;
         self.conn.map_window(id)?;
-        self.conn.flush()?;
+        // A round trip: the server has made the window before anyone else (the plugin, on its
+        // own connection) can name it as a parent.
+        self.conn.get_input_focus()?.reply()?;
         Ok(id)
     }
 
@@ -146,6 +150,17 @@ impl Xvfb {
 
 impl Drop for Xvfb {
     fn drop(&mut self) {
+        // SIGTERM, so Xvfb removes its socket and lock file (SIGKILL would leave them behind).
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

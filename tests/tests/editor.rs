@@ -99,6 +99,30 @@ fn editor_shows_live_emotion_and_survives_resizing_and_reopening() {
         "the model ran while the editor was open"
     );
 
+    // "Calibrate to my voice" (top right) goes through the host like any parameter change: the
+    // host sees `calibrate` switch on, and a second click after some speech switches it off.
+    let calibrate = host.param("calibrate").expect("calibrate").clone();
+    assert_eq!(host.param_value("calibrate").unwrap(), 0.0);
+    x.click(ew as i16 - 70, 14).expect("click calibrate");
+    play(&mut host, audio::head(&speech, rate, 3.0));
+    assert_eq!(
+        host.param_value("calibrate").unwrap(),
+        calibrate.plain_from_normalized(1.0),
+        "the button did not switch calibration on"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let calibrating = x.screenshot(ew, eh).expect("screenshot");
+    calibrating
+        .save_png(&shots_dir().join("editor-calibrating.png"))
+        .unwrap();
+    x.click(ew as i16 - 70, 14).expect("click apply");
+    play(&mut host, audio::head(&speech, rate, 0.5));
+    assert_eq!(
+        host.param_value("calibrate").unwrap(),
+        0.0,
+        "the second click did not apply the calibration"
+    );
+
     // The Settings tab, as a user clicks it (the tab sits right of the "Sentio" title).
     x.click(140, 16).expect("click");
     play(&mut host, audio::head(&speech, rate, 1.0));
