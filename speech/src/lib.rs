@@ -5,6 +5,7 @@ pub mod convert;
 pub mod ct2;
 pub mod fetch;
 pub mod ggml;
+pub mod loops;
 pub mod mel;
 #[cfg(feature = "transcribe")]
 pub mod transcribe;
@@ -14,4 +15,4 @@ pub mod wer;
 
 pub use convert::convert;
 #[cfg(feature = "transcribe")]
-pub use transcribe::{Segment, Transcriber};
+pub use transcribe::{EncoderContext, Segment, Transcriber};

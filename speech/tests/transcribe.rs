@@ -5,7 +5,8 @@
 
 mod common;
 
-use sentio_speech::{transcribe, wav, wer, Transcriber};
+use sentio_speech::transcribe::{EncoderContext, DEFAULT_CONTEXT};
+use sentio_speech::{loops, transcribe, wav, wer, Transcriber};
 use std::time::Instant;
 
 struct Utterance {
@@ -36,11 +37,12 @@ fn utterances() -> Vec<Utterance> {
         .collect()
 }
 
-/// Transcribes every fixture, prints per-sentence and overall WER and the real-time factor,
-/// and returns the overall WER.
-fn corpus_wer(model: &str) -> f64 {
+/// Transcribes every fixture with `context`, prints per-sentence and overall WER and the
+/// real-time factor, and returns the overall WER.
+fn corpus_wer(model: &str, context: EncoderContext) -> f64 {
     let path = common::ggml_model(model);
     let mut t = Transcriber::load(&path, Some("en")).expect("loading the model");
+    t.set_encoder_context(context);
     let (mut errors, mut words, mut audio_s, mut wall_s) = (0, 0, 0.0, 0.0);
     for u in utterances() {
         let start = Instant::now();
@@ -49,6 +51,8 @@ fn corpus_wer(model: &str) -> f64 {
         audio_s += u.samples.len() as f64 / transcribe::SAMPLE_RATE as f64;
 
         let hyp = transcribe::join_text(&segments);
+        let duration = u.samples.len() as f64 / transcribe::SAMPLE_RATE as f64;
+        assert!(!loops::looks_looped(&hyp, duration), "{}: {hyp:?}", u.id);
         let (e, n) = wer::errors(&u.text, &hyp);
         println!(
             "{model} {:8} WER {:5.1} %  {hyp:?}",
@@ -64,9 +68,10 @@ fn corpus_wer(model: &str) -> f64 {
     }
     let overall = errors as f64 / words as f64;
     println!(
-        "{model}: WER {:.1} % ({errors}/{words} words), real-time factor {:.2}",
+        "{model} ({context:?}): WER {:.1} % ({errors}/{words} words), real-time factor {:.2}, {} loops redone",
         100.0 * overall,
-        wall_s / audio_s
+        wall_s / audio_s,
+        t.retries()
     );
     overall
 }
@@ -74,16 +79,31 @@ fn corpus_wer(model: &str) -> f64 {
 // Measured on these six robotic espeak-ng sentences (62 words, greedy decoding): tiny.en
 // 17.7 % (11 errors), base 12.9 % (8 errors), nearly all in two sentences. The bounds leave
 // ~7 words of slack for other CPUs' kernels; a broken conversion scores near 100 %.
+// The shipped context (the utterance plus a margin) is held to the same bounds as the full
+// window; with no margin at all the loop guard must still leave no loop in the output.
 #[test]
 fn tiny_en_transcribes_espeak_sentences() {
-    let wer = corpus_wer("tiny.en");
-    assert!(wer <= 0.30, "tiny.en WER {:.1} % > 30 %", 100.0 * wer);
+    for context in [EncoderContext::Full, DEFAULT_CONTEXT] {
+        let wer = corpus_wer("tiny.en", context);
+        assert!(
+            wer <= 0.30,
+            "tiny.en {context:?} WER {:.1} % > 30 %",
+            100.0 * wer
+        );
+    }
+    corpus_wer("tiny.en", EncoderContext::Fit { margin_s: 0.0 });
 }
 
 #[test]
 fn base_transcribes_espeak_sentences() {
-    let wer = corpus_wer("base");
-    assert!(wer <= 0.25, "base WER {:.1} % > 25 %", 100.0 * wer);
+    for context in [EncoderContext::Full, DEFAULT_CONTEXT] {
+        let wer = corpus_wer("base", context);
+        assert!(
+            wer <= 0.25,
+            "base {context:?} WER {:.1} % > 25 %",
+            100.0 * wer
+        );
+    }
 }
 
 #[test]
