@@ -1,5 +1,6 @@
 """faster-whisper (CTranslate2) on the same CTranslate2 weights `cargo xtask setup` fetches (and
-converts for whisper.cpp): the peer figure for Whisper's real-time factor in `cargo xtask bench`.
+converts for whisper.cpp): the peer figures for Whisper's word error rate, real-time factor and
+per-clip latency in `cargo xtask bench`.
 
 Greedy decoding, no VAD filter, no conditioning on previous text, float32 compute on CPU (the
 weights are fp16; CTranslate2 has no fp16 CPU kernels, whisper.cpp likewise computes in f32 from
@@ -7,16 +8,8 @@ f16 weights), the given number of threads. Prints one JSON line."""
 import argparse
 import json
 import time
-import wave
 
-import numpy as np
-from faster_whisper import WhisperModel
-
-
-def read_wav(path):
-    with wave.open(path) as w:
-        assert w.getframerate() == 16000 and w.getnchannels() == 1 and w.getsampwidth() == 2, path
-        return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float32) / 32768.0
+from faster_whisper import WhisperModel, decode_audio
 
 
 def transcribe(model, x):
@@ -39,7 +32,8 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     model = WhisperModel(a.model_dir, device="cpu", compute_type="float32", cpu_threads=a.threads, num_workers=1)
-    clips = [read_wav(p) for p in a.wavs]
+    # Decoded (WAV or FLAC, 16 kHz) before timing: the timed part is transcription alone.
+    clips = [decode_audio(p, sampling_rate=16000) for p in a.wavs]
     transcribe(model, clips[0])  # warm-up
     walls, texts = [], []
     for x in clips:

@@ -11,8 +11,10 @@
 //!   worker, paced in real time) to its transcript and text probabilities in the shared state,
 //!   with the plugin's speech worker and real models (Silero VAD, Whisper, MiniLM + head), for
 //!   tiny.en and base on CPU;
-//! - Whisper's real-time factor (whisper.cpp through whisper-rs, one thread) against
-//!   faster-whisper (CTranslate2, one thread) on the same weights and clips.
+//! - Whisper's encoder context: word error rate, real-time factor and per-clip latency of
+//!   whisper.cpp (through whisper-rs, one thread) with the full 30 s window and with the window
+//!   fitted to the clip at several margins, against faster-whisper (CTranslate2, one thread) on
+//!   the same weights and clips (the committed sentences and 40 RAVDESS clips).
 //!
 //! Writes `target/bench.json`.
 
@@ -259,22 +261,147 @@ fn speech_clips() -> Result<Vec<(String, Vec<f32>)>> {
         .collect()
 }
 
-/// Whisper's real-time factor (wall time / audio time) over the clips, one thread, and the same
-/// for faster-whisper from the bench venv.
-fn whisper_rtf(model: WhisperModel, clips: &[(String, Vec<f32>)]) -> Result<Value> {
+/// One clip with its reference words, for word error rates.
+struct Known {
+    /// Where the peer reads it.
+    path: String,
+    corpus: &'static str,
+    samples: Vec<f32>,
+    words: String,
+}
+
+/// The committed espeak-ng sentences, and, when `../shared` is beside the checkout, 40 RAVDESS
+/// clips (actors 1–20, both sentences, one emotion each in rotation, strong intensity): real
+/// voices reading known words, with the leading and trailing silence of the corpus.
+fn known_clips() -> Result<Vec<Known>> {
+    let root = workspace_root();
+    let dir = root.join("speech/tests/fixtures/speech");
+    let list = std::fs::read_to_string(dir.join("sentences.tsv"))?;
+    let mut out = Vec::new();
+    for (id, words) in list.lines().filter_map(|l| l.split_once('\t')) {
+        let path = dir.join(format!("{id}.wav"));
+        out.push(Known {
+            path: path.display().to_string(),
+            corpus: "espeak",
+            samples: sentio_speech::wav::read(&path)?.samples,
+            words: words.to_owned(),
+        });
+    }
+    let ravdess = root.join("../shared/data/ravdess");
+    if !ravdess.is_dir() {
+        println!(
+            "RAVDESS not found at {}: WER on the espeak sentences only",
+            ravdess.display()
+        );
+        return Ok(out);
+    }
+    const SENTENCES: [&str; 2] = [
+        "Kids are talking by the door",
+        "Dogs are sitting by the door",
+    ];
+    for actor in 1..=20u32 {
+        for statement in 1..=2u32 {
+            let emotion = (actor + statement) % 8 + 1;
+            let intensity = if emotion == 1 { 1 } else { 2 };
+            let path = ravdess.join(format!(
+                "Actor_{actor:02}/03-01-{emotion:02}-{intensity:02}-{statement:02}-01-{actor:02}.flac"
+            ));
+            let audio = sentio::cli::decode::decode(&path)?;
+            if audio.sample_rate != 16_000 {
+                bail!("{} is not 16 kHz", path.display());
+            }
+            out.push(Known {
+                path: path.display().to_string(),
+                corpus: "ravdess",
+                samples: audio.channels[0].clone(),
+                words: SENTENCES[statement as usize - 1].to_owned(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Word error rate per corpus of `texts` (one per clip) against the clips' words.
+fn wer_by_corpus(clips: &[Known], texts: &[String]) -> serde_json::Map<String, Value> {
+    let mut out = serde_json::Map::new();
+    for corpus in ["espeak", "ravdess"] {
+        let (mut e, mut n) = (0, 0);
+        for (c, t) in clips.iter().zip(texts).filter(|(c, _)| c.corpus == corpus) {
+            let (de, dn) = sentio_speech::wer::errors(&c.words, t);
+            e += de;
+            n += dn;
+        }
+        if n > 0 {
+            out.insert(corpus.into(), json!(e as f64 / n as f64));
+        }
+    }
+    out
+}
+
+fn pct(v: &Value) -> String {
+    v.as_f64()
+        .map_or("—".into(), |x| format!("{:.1} %", 100.0 * x))
+}
+
+/// Whisper (whisper.cpp through whisper-rs, one thread) on the known clips at several encoder
+/// contexts, and faster-whisper (CTranslate2, one thread, same weights, same clips) in the same
+/// run: word error rate, real-time factor, per-clip latency p50/p99, and loops caught.
+fn whisper_contexts(model: WhisperModel, clips: &[Known]) -> Result<Value> {
+    use sentio_speech::transcribe::{EncoderContext, DEFAULT_CONTEXT};
     let path = model.find().map_err(anyhow::Error::msg)?;
     let mut t = sentio_speech::Transcriber::load(&path, Some("en"))?;
     t.set_threads(1);
     t.set_single_segment(true);
-    t.transcribe(&clips[0].1)?; // warm-up
-    let (mut wall, mut audio) = (0.0, 0.0);
-    for (_, x) in clips {
-        let t0 = Instant::now();
-        t.transcribe(x)?;
-        wall += t0.elapsed().as_secs_f64();
-        audio += x.len() as f64 / 16_000.0;
+    t.transcribe(&clips[0].samples)?; // warm-up
+    let audio: f64 = clips
+        .iter()
+        .map(|c| c.samples.len() as f64 / 16_000.0)
+        .sum();
+    let mut rows = Vec::new();
+    println!(
+        "Whisper {} over {} clips ({audio:.0} s of audio), one thread: encoder context → WER espeak / RAVDESS, RTF, per-clip p50 / p99, loops redone",
+        model.name(),
+        clips.len()
+    );
+    let contexts = [
+        EncoderContext::Full,
+        EncoderContext::Fit { margin_s: 2.0 },
+        EncoderContext::Fit { margin_s: 1.0 },
+        EncoderContext::Fit { margin_s: 0.5 },
+        EncoderContext::Fit { margin_s: 0.25 },
+    ];
+    for context in contexts {
+        t.set_encoder_context(context);
+        let retries0 = t.retries();
+        let (mut texts, mut ms) = (Vec::new(), Vec::new());
+        for c in clips {
+            let t0 = Instant::now();
+            let segments = t.transcribe(&c.samples)?;
+            ms.push(t0.elapsed().as_secs_f64() * 1e3);
+            texts.push(sentio_speech::transcribe::join_text(&segments));
+        }
+        let wall = ms.iter().sum::<f64>() / 1e3;
+        let wer = wer_by_corpus(clips, &texts);
+        let label = match context {
+            EncoderContext::Full => "full 30 s".to_string(),
+            EncoderContext::Fit { margin_s } => format!("clip + {margin_s} s"),
+        };
+        let (p50, p99) = (quantile(&mut ms, 0.5), quantile(&mut ms, 0.99));
+        let retries = t.retries() - retries0;
+        println!(
+            "  whisper.cpp {label:12}{} WER {} / {}, RTF {:.3}, p50 {p50:.0} ms, p99 {p99:.0} ms, {retries} loops redone",
+            if context == DEFAULT_CONTEXT { " (shipped)" } else { "" },
+            pct(&wer["espeak"]),
+            wer.get("ravdess").map_or("—".into(), pct),
+            wall / audio,
+        );
+        rows.push(json!({
+            "engine": "whisper.cpp", "context": label, "shipped": context == DEFAULT_CONTEXT,
+            "wer": wer, "rtf": wall / audio, "p50_ms": p50, "p99_ms": p99,
+            "loops_redone": retries, "texts": texts,
+        }));
     }
-    let rtf = wall / audio;
+    // The peer: faster-whisper always encodes the full 30 s window.
     let python = std::env::var("SENTIO_BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
     let ct2_dir = path.parent().context("model folder")?.display().to_string();
     let mut args = vec![
@@ -283,28 +410,45 @@ fn whisper_rtf(model: WhisperModel, clips: &[(String, Vec<f32>)]) -> Result<Valu
         "--threads".into(),
         "1".into(),
     ];
-    args.extend(clips.iter().map(|(p, _)| p.clone()));
+    args.extend(clips.iter().map(|c| c.path.clone()));
     let peer = Command::new(&python)
         .args(&args)
         .current_dir(workspace_root())
         .output()
         .context("running faster-whisper")?;
-    let fw = if peer.status.success() {
+    if peer.status.success() {
         let text = String::from_utf8(peer.stdout)?;
         let v: Value = serde_json::from_str(text.lines().last().context("no output")?)?;
-        let fw_rtf = v["rtf"].as_f64().unwrap_or(f64::NAN);
+        let texts: Vec<String> = v["texts"]
+            .as_array()
+            .context("faster-whisper texts")?
+            .iter()
+            .map(|t| t.as_str().unwrap_or_default().to_owned())
+            .collect();
+        let mut ms: Vec<f64> = v["per_clip_ms"]
+            .as_array()
+            .context("faster-whisper times")?
+            .iter()
+            .filter_map(Value::as_f64)
+            .collect();
+        let wer = wer_by_corpus(clips, &texts);
+        let rtf = v["rtf"].as_f64().unwrap_or(f64::NAN);
+        let (p50, p99) = (quantile(&mut ms, 0.5), quantile(&mut ms, 0.99));
         println!(
-            "Whisper {} real-time factor over {audio:.1} s (one thread): whisper.cpp {rtf:.3}, faster-whisper {fw_rtf:.3} (faster-whisper / whisper.cpp time {:.2})",
-            model.name(),
-            fw_rtf / rtf
+            "  faster-whisper full 30 s    WER {} / {}, RTF {rtf:.3}, p50 {p50:.0} ms, p99 {p99:.0} ms",
+            pct(&wer["espeak"]),
+            wer.get("ravdess").map_or("—".into(), pct),
         );
-        json!({"rtf": fw_rtf, "wall_s": v["wall_s"], "faster_whisper_over_whisper_cpp": fw_rtf / rtf})
+        rows.push(json!({
+            "engine": "faster-whisper", "context": "full 30 s", "wer": wer, "rtf": rtf,
+            "p50_ms": p50, "p99_ms": p99, "texts": texts,
+        }));
     } else {
         let err = String::from_utf8_lossy(&peer.stderr).to_string();
-        println!("faster-whisper skipped: {err}");
-        json!({"error": err})
-    };
-    Ok(json!({"audio_s": audio, "wall_s": wall, "rtf": rtf, "threads": 1, "faster_whisper": fw}))
+        println!("  faster-whisper skipped: {err}");
+        rows.push(json!({"engine": "faster-whisper", "error": err}));
+    }
+    Ok(json!({"audio_s": audio, "clips": clips.len(), "threads": 1, "rows": rows}))
 }
 
 /// Feeds the clips (each followed by 2.5 s of silence) through the plugin's speech worker at
@@ -406,13 +550,14 @@ fn transcript_latency(model: WhisperModel, clips: &[(String, Vec<f32>)]) -> Resu
 
 fn speech_figures() -> Result<Value> {
     let clips = speech_clips()?;
+    let known = known_clips()?;
     let mut out = serde_json::Map::new();
     for model in [WhisperModel::TinyEn, WhisperModel::Base] {
         out.insert(
             model.name().into(),
             json!({
                 "transcript_latency": transcript_latency(model, &clips)?,
-                "real_time_factor": whisper_rtf(model, &clips)?,
+                "encoder_context": whisper_contexts(model, &known)?,
             }),
         );
     }
