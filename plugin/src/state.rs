@@ -11,7 +11,7 @@ use atomic_float::AtomicF32;
 use crate::analysis::Prosody;
 use crate::emotion::circumplex::{dominant, valence_arousal};
 use crate::emotion::N_CLASSES;
-use crate::speech::{TextProbs, Transcript};
+use crate::speech::{Partial, TextProbs, Transcript};
 
 /// Transcripts kept for readers that poll (the OSC sender sends each once).
 const TRANSCRIPTS_KEPT: usize = 16;
@@ -59,6 +59,10 @@ pub struct SharedState {
     pub text_share: AtomicF32,
     /// The latest transcripts, oldest first (worker threads only: never read by `process()`).
     pub transcripts: Mutex<VecDeque<Transcript>>,
+    /// The words so far of the utterance being spoken, until its transcript replaces them.
+    pub partial: Mutex<Option<Partial>>,
+    /// Partial transcripts published so far.
+    pub speech_partials: AtomicU64,
     /// True while Whisper and the text path are loaded.
     pub speech_active: AtomicBool,
     /// Utterances cut, finished (transcribed, without words, or failed), dropped because
@@ -249,13 +253,16 @@ impl SharedState {
 
     /// Publishes a transcript and its text probabilities (numbering it).
     pub fn publish_transcript(&self, mut t: Transcript) {
-        for (dst, p) in self.text_probs.iter().zip(t.probs) {
-            dst.store(p, Relaxed);
+        // A transcript without evidence leaves the previous text evidence to decay as it was.
+        if let Some(probs) = t.probs {
+            for (dst, p) in self.text_probs.iter().zip(probs) {
+                dst.store(p, Relaxed);
+            }
+            let end_sample = (t.end_s * crate::speech::SAMPLE_RATE as f64) as u64;
+            let (hop, win) = (crate::dsp::HOP_LENGTH as u64, crate::dsp::WIN_LENGTH as u64);
+            self.text_end_frame
+                .store(end_sample.saturating_sub(win) / hop, Relaxed);
         }
-        let end_sample = (t.end_s * crate::speech::SAMPLE_RATE as f64) as u64;
-        let (hop, win) = (crate::dsp::HOP_LENGTH as u64, crate::dsp::WIN_LENGTH as u64);
-        self.text_end_frame
-            .store(end_sample.saturating_sub(win) / hop, Relaxed);
         if let Ok(mut list) = self.transcripts.lock() {
             t.seq = list.back().map_or(1, |last| last.seq + 1);
             if list.len() == TRANSCRIPTS_KEPT {
@@ -265,6 +272,37 @@ impl SharedState {
         }
         self.text_updates.fetch_add(1, Relaxed);
         self.request_repaint();
+    }
+
+    /// Publishes the words so far of utterance `utterance` (see [`Partial`]).
+    pub fn publish_partial(&self, utterance: u64, start_s: f64, text: String) {
+        let seq = self.speech_partials.fetch_add(1, Relaxed) + 1;
+        if let Ok(mut p) = self.partial.lock() {
+            *p = Some(Partial {
+                seq,
+                utterance,
+                start_s,
+                text,
+                published_ms: clock_ms(),
+            });
+        }
+        self.request_repaint();
+    }
+
+    /// Removes the partial of utterance `utterance` or an earlier one: its final result (a
+    /// transcript, or none) is out.
+    pub fn clear_partial(&self, utterance: u64) {
+        if let Ok(mut p) = self.partial.lock() {
+            if p.as_ref().is_some_and(|p| p.utterance <= utterance) {
+                *p = None;
+                self.request_repaint();
+            }
+        }
+    }
+
+    /// The partial transcript of the utterance being spoken, if any.
+    pub fn partial(&self) -> Option<Partial> {
+        self.partial.lock().ok().and_then(|p| p.clone())
     }
 
     /// The newest transcript, if any.

@@ -51,6 +51,7 @@ pub const ADDR_PITCH: &str = "/sentio/pitch";
 pub const ADDR_STATUS: &str = "/sentio/status";
 /// s: the words of each finished utterance (sent once).
 pub const ADDR_TRANSCRIPT: &str = "/sentio/transcript";
+pub const ADDR_TRANSCRIPT_PARTIAL: &str = "/sentio/transcript/partial";
 /// i utterances, i transcribed, i dropped, i speech models running (0/1).
 pub const ADDR_SPEECH: &str = "/sentio/speech";
 

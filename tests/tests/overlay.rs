@@ -170,6 +170,7 @@ fn plugin_serves_overlay_and_oscquery_on_loopback_only_and_describes_what_it_sen
         let event = addr.contains("/trigger/")
             || addr.ends_with("/onset")
             || addr.ends_with("/transcript")
+            || addr.ends_with("/transcript/partial")
             || addr.contains("/text/")
             || addr.ends_with("/speech");
         assert!(

@@ -1,7 +1,8 @@
 //! The words, live in the release `.clap` under a real host: a synthesized spoken sentence
 //! (espeak-ng, `tests/fixtures/happy.wav`) produces `/sentio/transcript` with its words and the
 //! seven `/sentio/text/*` probabilities over OSC, and with Text Weight 1 the emotion outputs follow
-//! the words where Text Weight 0 leaves them to the voice.
+//! the words where Text Weight 0 leaves them to the voice. While the sentence is still being
+//! spoken, `/sentio/transcript/partial` carries its first words.
 
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,8 @@ fn sentence() -> Vec<f32> {
 
 struct Run {
     transcript: String,
+    /// `/sentio/transcript/partial` texts received before the transcript.
+    partials: Vec<String>,
     text: Vec<f32>,
     /// `/sentio/probs` of the last bundle.
     probs: Vec<f32>,
@@ -53,6 +56,15 @@ fn run(text_weight: f64) -> Run {
         [OscType::String(s)] => s.clone(),
         other => panic!("{ADDR_TRANSCRIPT} args {other:?}"),
     };
+    let partials = osc
+        .messages(ADDR_TRANSCRIPT_PARTIAL)
+        .into_iter()
+        .filter(|m| m.at <= t.at)
+        .map(|m| match &m.args[..] {
+            [OscType::String(s)] => s.clone(),
+            other => panic!("{ADDR_TRANSCRIPT_PARTIAL} args {other:?}"),
+        })
+        .collect();
     // The analysis worker folds the text in within a tick; the next bundles carry it.
     let since = Instant::now() + Duration::from_millis(300);
     std::thread::sleep(Duration::from_millis(600));
@@ -79,6 +91,7 @@ fn run(text_weight: f64) -> Run {
     );
     Run {
         transcript,
+        partials,
         text,
         probs,
     }
@@ -99,6 +112,25 @@ fn a_spoken_sentence_gives_its_transcript_text_emotion_and_moves_the_fused_outpu
             words.transcript
         );
     }
+    // The 3.4 s sentence was heard while it was spoken: at least one partial, sent once each,
+    // beginning as the transcript begins.
+    eprintln!("partials {:?}", words.partials);
+    assert!(!words.partials.is_empty(), "no {ADDR_TRANSCRIPT_PARTIAL}");
+    let first_word = |t: &str| {
+        t.split_whitespace().next().map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        })
+    };
+    assert_eq!(
+        first_word(&words.partials[0]),
+        first_word(&words.transcript),
+        "{:?} vs {:?}",
+        words.partials,
+        words.transcript
+    );
+    // One per second of new speech at most, each sent once (not repeated with every bundle).
+    assert!(words.partials.len() <= 4, "{:?}", words.partials);
     let joy = TEXT_CLASSES.iter().position(|c| *c == "joy").unwrap();
     assert!(words.text[joy] > 0.5, "text probs {:?}", words.text);
     assert!((words.text.iter().sum::<f32>() - 1.0).abs() < 1e-3);

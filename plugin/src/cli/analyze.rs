@@ -42,7 +42,8 @@ struct TranscriptRow {
     start: f64,
     end: f64,
     text: String,
-    text_probs: std::collections::BTreeMap<&'static str, f32>,
+    /// `null` when the words carried no evidence (an unsure single word).
+    text_probs: Option<std::collections::BTreeMap<&'static str, f32>>,
 }
 
 impl From<&Transcript> for TranscriptRow {
@@ -51,7 +52,9 @@ impl From<&Transcript> for TranscriptRow {
             start: t.start_s,
             end: t.end_s,
             text: t.text.clone(),
-            text_probs: TEXT_CLASSES.iter().copied().zip(t.probs).collect(),
+            text_probs: t
+                .probs
+                .map(|p| TEXT_CLASSES.iter().copied().zip(p).collect()),
         }
     }
 }
@@ -214,6 +217,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
         args.speech.config(args.model.device, !args.realtime),
     )?;
     let mut transcript_seq = 0;
+    let mut partial_seq = 0;
     let step = ((audio.sample_rate as u64 * args.interval_ms as u64) / 1000).max(1) as usize;
     let mut stdout = std::io::stdout().lock();
     let mut rows = Vec::new();
@@ -278,9 +282,15 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
         if let Some(last) = fresh.last() {
             transcript_seq = last.seq;
         }
+        // Partials exist only live (`--realtime`); each goes out once.
+        let partial = shared.partial().filter(|p| p.seq > partial_seq);
+        if let Some(p) = &partial {
+            partial_seq = p.seq;
+        }
         if let Some(sender) = osc.as_mut() {
             let texts: Vec<String> = fresh.iter().map(|t| t.text.clone()).collect();
-            let packets = encoder.encode(t, &out, &shared.status(), &texts);
+            let partial = partial.as_ref().map(|p| p.text.as_str());
+            let packets = encoder.encode(t, &out, &shared.status(), &texts, partial);
             match packets.iter().try_for_each(|p| sender.send(p)) {
                 Ok(()) => {
                     shared.osc_sent.fetch_add(1, Relaxed);
@@ -363,19 +373,19 @@ fn print_row(w: &mut impl Write, format: Format, r: &Row, speech: bool) -> Resul
                 r.t, r.voice, r.level_db
             )?;
             for t in &r.transcripts {
-                let (class, p) = t
+                let words = match t
                     .text_probs
                     .iter()
+                    .flatten()
                     .max_by(|a, b| a.1.total_cmp(b.1))
-                    .map(|(c, p)| (*c, *p))
-                    .unwrap_or(("", 0.0));
+                {
+                    Some((class, p)) => format!("words: {class} {:.0}%", p * 100.0),
+                    None => "no text evidence".into(),
+                };
                 writeln!(
                     w,
-                    "          » {:.2}–{:.2}s \"{}\"  (words: {class} {:.0}%)",
-                    t.start,
-                    t.end,
-                    t.text,
-                    p * 100.0
+                    "          » {:.2}–{:.2}s \"{}\"  ({words})",
+                    t.start, t.end, t.text,
                 )?;
             }
             w.flush()?;

@@ -107,14 +107,15 @@ pub fn run(args: &TranscribeArgs) -> Result<()> {
     for u in cut(&mut vad, &pcm, first) {
         let start = u.start_sample as f64 / SAMPLE_RATE as f64;
         let found = whisper.segments(&u.samples).map_err(anyhow::Error::msg)?;
-        let words_of = |t: &str| words::meaningful(t);
+        // The utterance's evidence, as the plugin computes it (laughter, unsure single words).
         let joined = sentio_speech::transcribe::join_text(&found);
-        let probs = match words_of(&joined) {
-            Some(w) => Some(ClassifyText::classify(&mut text, &w).map_err(anyhow::Error::msg)?),
+        let probs = match words::read(&joined) {
+            Some(w) => words::evidence(&w, |t| ClassifyText::classify(&mut text, t))
+                .map_err(anyhow::Error::msg)?,
             None => None,
         };
         for s in found {
-            let Some(t) = words_of(&s.text) else {
+            let Some(t) = words::meaningful(&s.text) else {
                 continue;
             };
             let end = (start + s.end_s as f64).min(u.end_sample() as f64 / SAMPLE_RATE as f64);

@@ -12,7 +12,7 @@ use super::history::{History, SPAN_S};
 use super::theme::{self, CLASS_COLORS, TEXT_TO_CLASS};
 use crate::emotion::circumplex::COORDINATES;
 use crate::emotion::{CLASSES, N_CLASSES};
-use crate::speech::Transcript;
+use crate::speech::{Partial, Transcript};
 use crate::state::Outputs;
 use crate::text::TEXT_CLASSES;
 
@@ -309,28 +309,52 @@ pub fn timeline(ui: &mut Ui, history: &History, now: f64, size: Vec2) {
     }
 }
 
-/// The latest transcripts, newest first, each with its strongest text emotion.
-pub fn transcripts(ui: &mut Ui, list: &[Transcript], height: f32) {
+/// The latest transcripts, newest first, each with its strongest text emotion; above them the
+/// words so far of the utterance being spoken.
+pub fn transcripts(ui: &mut Ui, list: &[Transcript], partial: Option<&Partial>, height: f32) {
     egui::ScrollArea::vertical()
         .max_height(height)
         .auto_shrink([false, false])
         .show(ui, |ui| {
-            if list.is_empty() {
+            if let Some(p) = partial {
+                ui.label(
+                    RichText::new("hearing…")
+                        .size(11.0)
+                        .color(Color32::BLACK)
+                        .background_color(theme::DIM),
+                );
+                ui.label(
+                    RichText::new(format!("{} …", p.text))
+                        .size(14.0)
+                        .italics()
+                        .color(theme::DIM),
+                );
+                ui.add_space(6.0);
+            }
+            if list.is_empty() && partial.is_none() {
                 ui.label(
                     RichText::new("Transcripts appear here when someone speaks.").color(theme::DIM),
                 );
             }
             for t in list.iter().rev() {
-                let (best, p) = t
-                    .probs
-                    .iter()
-                    .enumerate()
-                    .max_by(|a, b| a.1.total_cmp(b.1))
-                    .map_or((4, 0.0), |(i, p)| (i, *p));
-                let color = CLASS_COLORS[TEXT_TO_CLASS[best]];
+                let best = t.probs.and_then(|probs| {
+                    probs
+                        .iter()
+                        .enumerate()
+                        .max_by(|a, b| a.1.total_cmp(b.1))
+                        .map(|(i, p)| (i, *p))
+                });
                 ui.horizontal(|ui| {
+                    // A transcript without text evidence (an unsure single word) says so.
+                    let (tag, color) = match best {
+                        Some((i, p)) => (
+                            format!("{} {:.0} %", TEXT_CLASSES[i], p * 100.0),
+                            CLASS_COLORS[TEXT_TO_CLASS[i]],
+                        ),
+                        None => ("no text evidence".to_string(), theme::DIM),
+                    };
                     ui.label(
-                        RichText::new(format!("{} {:.0} %", TEXT_CLASSES[best], p * 100.0))
+                        RichText::new(tag)
                             .size(11.0)
                             .color(Color32::BLACK)
                             .background_color(color),

@@ -143,7 +143,8 @@ impl SentioEditor {
             ui.add_space(12.0);
             ui.vertical(|ui| {
                 ui.label(RichText::new("Words").size(16.0).strong());
-                live::transcripts(ui, &self.transcripts, plane - 24.0);
+                let partial = self.shared.partial();
+                live::transcripts(ui, &self.transcripts, partial.as_ref(), plane - 24.0);
             });
         });
         ui.add_space(10.0);

@@ -112,6 +112,7 @@ impl OscEncoder {
         out: &Outputs,
         status: &Status,
         transcripts: &[String],
+        partial: Option<&str>,
     ) -> Vec<OscPacket> {
         let events = self.events.update(
             t_s,
@@ -119,7 +120,9 @@ impl OscEncoder {
             &self.map.onset,
             &self.map.triggers,
         );
-        let msgs = self.compiled.messages(out, status, transcripts, &events);
+        let msgs = self
+            .compiled
+            .messages(out, status, transcripts, partial, &events);
         self.compiled.packets(msgs)
     }
 }
@@ -249,6 +252,7 @@ fn run(shared: &SharedState, stop: &AtomicBool, settings: impl Fn() -> OscSettin
     let mut next_retry = Instant::now();
     let mut connected = false;
     let mut transcript_seq = 0;
+    let mut partial_seq = 0;
     while !stop.load(Relaxed) {
         let s = settings();
         let period = Duration::from_secs_f64(1.0 / s.rate_hz.clamp(1, MAX_RATE_HZ) as f64);
@@ -290,12 +294,22 @@ fn run(shared: &SharedState, stop: &AtomicBool, settings: impl Fn() -> OscSettin
         if let (true, Some(enc)) = (connected, encoder.as_mut()) {
             let fresh = shared.transcripts_since(transcript_seq);
             let texts: Vec<String> = fresh.iter().map(|t| t.text.clone()).collect();
+            let partial = shared.partial().filter(|p| p.seq > partial_seq);
             let t_s = clock_ms() as f64 / 1000.0;
-            let packets = enc.encode(t_s, &shared.outputs(), &shared.status(), &texts);
+            let packets = enc.encode(
+                t_s,
+                &shared.outputs(),
+                &shared.status(),
+                &texts,
+                partial.as_ref().map(|p| p.text.as_str()),
+            );
             match packets.iter().try_for_each(|p| sender.send(p)) {
                 Ok(()) => {
                     if let Some(last) = fresh.last() {
                         transcript_seq = last.seq;
+                    }
+                    if let Some(p) = &partial {
+                        partial_seq = p.seq;
                     }
                     shared.osc_sent.fetch_add(1, Relaxed);
                     if last_error.is_none_or(|t| t.elapsed() > ERROR_HOLD) {
@@ -343,7 +357,7 @@ mod tests {
     /// The default map's single bundle.
     fn build_bundle(prefix: &str, out: &Outputs, status: &Status, texts: &[String]) -> OscPacket {
         let mut enc = OscEncoder::new(OscMap::default(), prefix).unwrap();
-        let mut packets = enc.encode(0.0, out, status, texts);
+        let mut packets = enc.encode(0.0, out, status, texts, None);
         assert_eq!(packets.len(), 1);
         packets.remove(0)
     }

@@ -37,6 +37,8 @@ pub enum Source {
     Dominant,
     /// s words, once per finished utterance.
     Transcript,
+    /// s words so far of the utterance being spoken, once per partial.
+    Partial,
     Status,
     Speech,
     /// s class, f confidence: the dominant class changed and held (an event).
@@ -67,6 +69,7 @@ impl Source {
                     .split_once('/')
                     .ok_or_else(|| format!("unknown OSC source {id:?}"))?;
                 match kind {
+                    "transcript" if name == "partial" => Self::Partial,
                     "emotion" => Self::Emotion(
                         class(name, &CLASSES).ok_or_else(|| format!("unknown class in {id:?}"))?,
                     ),
@@ -97,6 +100,7 @@ impl Source {
             Self::Probs => "probs".into(),
             Self::Dominant => "dominant".into(),
             Self::Transcript => "transcript".into(),
+            Self::Partial => "transcript/partial".into(),
             Self::Status => "status".into(),
             Self::Speech => "speech".into(),
             Self::Onset => "onset".into(),
@@ -117,7 +121,13 @@ impl Source {
             Self::Arousal,
         ]);
         v.extend((0..TEXT_CLASSES.len()).map(Self::Text));
-        v.extend([Self::Transcript, Self::Speech, Self::Status, Self::Onset]);
+        v.extend([
+            Self::Transcript,
+            Self::Partial,
+            Self::Speech,
+            Self::Status,
+            Self::Onset,
+        ]);
         v.extend((0..N_CLASSES).map(Self::Trigger));
         v
     }
@@ -154,6 +164,9 @@ impl Source {
             Self::Probs => "the 8 class probabilities in class order".into(),
             Self::Dominant => "dominant class and its probability".into(),
             Self::Transcript => "the words of each finished utterance (sent once)".into(),
+            Self::Partial => {
+                "the words so far of the utterance being spoken, about every second (each sent once; the finished utterance's transcript replaces them)".into()
+            }
             Self::Status => "frames analysed, frames dropped, worker alive, OSC errors".into(),
             Self::Speech => {
                 "utterances cut, transcribed, dropped, speech models running".into()
@@ -566,12 +579,14 @@ impl Entry {
 
 impl CompiledMap {
     /// The messages of one update: streams for what is known now, plus `transcripts` (finished
-    /// since the last update) and `events` (from [`super::events::EventDetector`]).
+    /// since the last update), the newest `partial` (if one came since) and `events` (from
+    /// [`super::events::EventDetector`]).
     pub fn messages(
         &self,
         out: &Outputs,
         status: &Status,
         transcripts: &[String],
+        partial: Option<&str>,
         events: &[Event],
     ) -> Vec<OscMessage> {
         let mut msgs = Vec::with_capacity(self.entries.len() + transcripts.len());
@@ -605,6 +620,7 @@ impl CompiledMap {
                     }
                     None
                 }
+                Source::Partial => partial.map(|t| vec![OscType::String(t.to_owned())]),
                 Source::Speech => (!status.speech_state.is_empty()).then(|| {
                     vec![
                         OscType::Int(clamp_i32(status.speech_utterances)),
@@ -682,7 +698,7 @@ impl CompiledMap {
                 let (types, ranges) = match e.source {
                     Source::Probs => ("f".repeat(N_CLASSES), vec![Some((0.0, 1.0)); N_CLASSES]),
                     Source::Dominant | Source::Onset => ("sf".into(), vec![None, Some((0.0, 1.0))]),
-                    Source::Transcript => ("s".into(), vec![None]),
+                    Source::Transcript | Source::Partial => ("s".into(), vec![None]),
                     Source::Status | Source::Speech => ("iiii".into(), vec![None; 4]),
                     _ => (number(e), vec![e.number_range()]),
                 };
@@ -694,7 +710,7 @@ impl CompiledMap {
                     description: e.source.description(),
                     event: matches!(
                         e.source,
-                        Source::Onset | Source::Trigger(_) | Source::Transcript
+                        Source::Onset | Source::Trigger(_) | Source::Transcript | Source::Partial
                     ),
                 }
             })
@@ -736,7 +752,7 @@ mod tests {
     #[test]
     fn the_default_map_is_the_documented_scheme() {
         let map = OscMap::default().compile("/sentio").unwrap();
-        let msgs = map.messages(&outputs(), &Status::default(), &["Hi.".into()], &[]);
+        let msgs = map.messages(&outputs(), &Status::default(), &["Hi.".into()], None, &[]);
         let addrs: Vec<&str> = msgs.iter().map(|m| m.addr.as_str()).collect();
         assert_eq!(
             &addrs[..4],
@@ -763,10 +779,20 @@ mod tests {
             find(&msgs, "/sentio/transcript"),
             [OscType::String("Hi.".into())]
         );
+        assert!(
+            !addrs.contains(&"/sentio/transcript/partial"),
+            "no partial came"
+        );
         assert!(matches!(
             map.packets(msgs).as_slice(),
             [OscPacket::Bundle(_)]
         ));
+        let msgs = map.messages(&outputs(), &Status::default(), &[], Some("Hi th"), &[]);
+        assert_eq!(
+            find(&msgs, "/sentio/transcript/partial"),
+            [OscType::String("Hi th".into())]
+        );
+        assert!(msgs.iter().all(|m| m.addr != "/sentio/transcript"));
     }
 
     #[test]
@@ -778,7 +804,7 @@ mod tests {
         let td = OscMap::preset(Preset::TouchDesigner, 1)
             .compile("/sentio")
             .unwrap();
-        let msgs = td.messages(&out, &st, &["words".into()], &events);
+        let msgs = td.messages(&out, &st, &["words".into()], None, &events);
         assert!(
             msgs.iter()
                 .all(|m| m.args.len() == 1 && matches!(m.args[0], OscType::Float(_))),
@@ -796,7 +822,7 @@ mod tests {
         let res = OscMap::preset(Preset::Resolume, 1);
         assert_eq!(res.port, Some(7000));
         let res = res.compile("/sentio").unwrap();
-        let msgs = res.messages(&out, &st, &[], &events);
+        let msgs = res.messages(&out, &st, &[], None, &events);
         assert_eq!(
             find(&msgs, "/composition/layers/3/video/opacity"),
             [OscType::Float(0.75)]
@@ -826,7 +852,7 @@ mod tests {
         let msgs = qlc
             .compile("/sentio")
             .unwrap()
-            .messages(&out, &st, &[], &events);
+            .messages(&out, &st, &[], None, &events);
         assert!(
             msgs.iter()
                 .all(|m| matches!(m.args[..], [OscType::Int(0..=255)])),
@@ -852,10 +878,10 @@ mod tests {
         let custom = r#"{"outputs":[{"source":"emotion/angry","address":"/strobe","range":[0,127],"int":true}]}"#;
         let map = OscMap::from_json(custom).unwrap();
         assert!(map.bundle, "bundles by default");
-        let msgs = map
-            .compile("/x")
-            .unwrap()
-            .messages(&outputs(), &Status::default(), &[], &[]);
+        let msgs =
+            map.compile("/x")
+                .unwrap()
+                .messages(&outputs(), &Status::default(), &[], None, &[]);
         assert_eq!(msgs.len(), 1);
         assert_eq!(find(&msgs, "/strobe"), [OscType::Int(0)]);
         for (bad, why) in [
@@ -891,7 +917,7 @@ mod tests {
             level_db: f32::NEG_INFINITY,
             ..Outputs::default()
         };
-        let msgs = map.messages(&out, &Status::default(), &[], &[]);
+        let msgs = map.messages(&out, &Status::default(), &[], None, &[]);
         assert_eq!(find(&msgs, "/sentio/voice"), [OscType::Float(0.0)]);
         assert_eq!(find(&msgs, "/sentio/level"), [OscType::Float(-100.0)]);
         assert!(!msgs

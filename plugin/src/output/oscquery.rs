@@ -152,7 +152,13 @@ impl OscQuery {
     fn tree_for(&self, s: &OscSettings) -> Result<Value, String> {
         let prefix = normalize_prefix(&s.prefix)?;
         let compiled = s.map.compile(&prefix)?;
-        let msgs = compiled.messages(&self.shared.outputs(), &self.shared.status(), &[], &[]);
+        let msgs = compiled.messages(
+            &self.shared.outputs(),
+            &self.shared.status(),
+            &[],
+            None,
+            &[],
+        );
         let values = |addr: &str| {
             msgs.iter()
                 .find(|m| m.addr == addr)
@@ -213,7 +219,7 @@ mod tests {
             start_s: 0.0,
             end_s: 1.0,
             text: "What a day!".into(),
-            probs: [0.0, 0.0, 0.0, 0.9, 0.1, 0.0, 0.0],
+            probs: Some([0.0, 0.0, 0.0, 0.9, 0.1, 0.0, 0.0]),
             compute_ms: 1,
             cut_ms: 0,
             published_ms: 0,
@@ -222,7 +228,7 @@ mod tests {
     }
 
     /// Every address the encoder puts on the wire over a run in which every kind of message
-    /// occurs (a model, words, a transcript, an onset and triggers).
+    /// occurs (a model, words, a partial and a transcript, an onset and triggers).
     fn sent_addresses(map: &OscMap, shared: &SharedState) -> std::collections::BTreeSet<String> {
         let mut enc = OscEncoder::new(map.clone(), "/sentio").unwrap();
         let mut seen = std::collections::BTreeSet::new();
@@ -239,7 +245,8 @@ mod tests {
             } else {
                 vec![]
             };
-            for p in enc.encode(t, &out, &shared.status(), &texts) {
+            let partial = (i == 5).then_some("What a");
+            for p in enc.encode(t, &out, &shared.status(), &texts, partial) {
                 let msgs = match p {
                     OscPacket::Bundle(b) => b.content,
                     m => vec![m],

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::finite;
 use crate::emotion::CLASSES;
-use crate::speech::Transcript;
+use crate::speech::{Partial, TextProbs, Transcript};
 use crate::state::{clock_ms, SharedState, Status};
 use crate::text::TEXT_CLASSES;
 
@@ -32,6 +32,9 @@ pub struct Snapshot {
     pub pitch: f32,
     /// The latest finished transcript, when speech recognition has produced one.
     pub transcript: Option<TranscriptJson>,
+    /// The words so far of the utterance being spoken (`seq`, `start_s`, `text`); `null` when
+    /// none is in progress or its transcript has replaced it.
+    pub partial: Option<Partial>,
     pub status: StatusJson,
 }
 
@@ -42,28 +45,33 @@ pub struct TranscriptJson {
     pub text: String,
     pub start: f64,
     pub end: f64,
-    pub text_probs: BTreeMap<&'static str, f32>,
-    pub text_dominant: &'static str,
+    /// `null` when the words carried no evidence (an unsure single word).
+    pub text_probs: Option<BTreeMap<&'static str, f32>>,
+    pub text_dominant: Option<&'static str>,
     /// When it was published, on the clock of [`Snapshot::t`] (captions show recent ones).
     pub published: f64,
 }
 
 impl From<&Transcript> for TranscriptJson {
     fn from(t: &Transcript) -> Self {
-        let best = (0..TEXT_CLASSES.len())
-            .max_by(|&a, &b| t.probs[a].total_cmp(&t.probs[b]))
-            .unwrap_or(0);
+        let best = |p: &TextProbs| {
+            (0..TEXT_CLASSES.len())
+                .max_by(|&a, &b| p[a].total_cmp(&p[b]))
+                .unwrap_or(0)
+        };
         Self {
             seq: t.seq,
             text: t.text.clone(),
             start: t.start_s,
             end: t.end_s,
-            text_probs: TEXT_CLASSES
-                .iter()
-                .copied()
-                .zip(t.probs.iter().map(|&p| finite(p, 0.0)))
-                .collect(),
-            text_dominant: TEXT_CLASSES[best],
+            text_probs: t.probs.map(|probs| {
+                TEXT_CLASSES
+                    .iter()
+                    .copied()
+                    .zip(probs.iter().map(|&p| finite(p, 0.0)))
+                    .collect()
+            }),
+            text_dominant: t.probs.map(|p| TEXT_CLASSES[best(&p)]),
             published: t.published_ms as f64 / 1000.0,
         }
     }
@@ -128,6 +136,7 @@ impl Snapshot {
             level: finite(out.level_db, -100.0),
             pitch: finite(out.pitch_hz, 0.0),
             transcript: transcript.as_ref().map(TranscriptJson::from),
+            partial: shared.partial(),
             status: StatusJson::from(&shared.status()),
         }
     }
@@ -175,7 +184,7 @@ mod tests {
             start_s: 1.0,
             end_s: 2.0,
             text: "Stop it!".into(),
-            probs: [0.9, 0.0, 0.0, 0.0, 0.1, 0.0, 0.0],
+            probs: Some([0.9, 0.0, 0.0, 0.0, 0.1, 0.0, 0.0]),
             compute_ms: 5,
             cut_ms: 0,
             published_ms: 0,
@@ -188,6 +197,17 @@ mod tests {
         assert_eq!(v["transcript"]["text"], "Stop it!");
         assert_eq!(v["transcript"]["seq"], 1);
         assert_eq!(v["transcript"]["text_dominant"], "anger");
+        assert!(v["partial"].is_null());
+        shared.publish_partial(2, 3.0, "And then".into());
+        let v: serde_json::Value =
+            serde_json::from_str(&Snapshot::read(&shared).to_json()).unwrap();
+        assert_eq!(v["partial"]["text"], "And then");
+        assert_eq!(v["partial"]["seq"], 1);
+        assert_eq!(v["partial"]["start_s"], 3.0);
+        shared.clear_partial(2);
+        let v: serde_json::Value =
+            serde_json::from_str(&Snapshot::read(&shared).to_json()).unwrap();
+        assert!(v["partial"].is_null());
         assert!(v["status"]["text"]
             .as_str()
             .unwrap()

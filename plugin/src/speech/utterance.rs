@@ -41,6 +41,8 @@ impl Default for CutterConfig {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Utterance {
+    /// 1, 2, … in the order the cutter started them (a partial transcript names its utterance).
+    pub id: u64,
     /// Stream position of the first sample (16 kHz samples since the stream started).
     pub start_sample: u64,
     pub samples: Vec<f32>,
@@ -77,6 +79,17 @@ pub struct UtteranceCutter {
     speech: usize,
     /// Samples of silence since the last speech chunk.
     silence: usize,
+    /// Id of the utterance being collected (or the last one).
+    id: u64,
+}
+
+/// The utterance still being collected, for a partial transcript.
+pub struct InProgress<'a> {
+    pub id: u64,
+    pub start_sample: u64,
+    pub samples: &'a [f32],
+    /// Seconds judged speech so far.
+    pub speech_s: f32,
 }
 
 impl UtteranceCutter {
@@ -90,7 +103,18 @@ impl UtteranceCutter {
             in_speech: false,
             speech: 0,
             silence: 0,
+            id: 0,
         }
+    }
+
+    /// The utterance being collected, while there is one.
+    pub fn in_progress(&self) -> Option<InProgress<'_>> {
+        self.in_speech.then(|| InProgress {
+            id: self.id,
+            start_sample: self.start,
+            samples: &self.current,
+            speech_s: self.speech as f32 / SAMPLE_RATE as f32,
+        })
     }
 
     /// Jumps the stream position (e.g. when the first sample is not sample 0 of the stream).
@@ -131,6 +155,7 @@ impl UtteranceCutter {
                 return None;
             }
             self.in_speech = true;
+            self.id += 1;
             self.start = chunk_start - self.preroll.len() as u64;
             self.current.clear();
             self.current.append(&mut self.preroll);
@@ -142,6 +167,7 @@ impl UtteranceCutter {
         let forced = if self.current.len() + chunk.len() > max {
             let done = self.finish(true);
             self.start = chunk_start;
+            self.id += 1;
             done
         } else {
             None
@@ -182,6 +208,7 @@ impl UtteranceCutter {
         let capacity = samples(self.config.max_s);
         let samples_ = std::mem::replace(&mut self.current, Vec::with_capacity(capacity));
         (speech >= samples(self.config.min_speech_s)).then_some(Utterance {
+            id: self.id,
             start_sample: self.start,
             samples: samples_,
             forced,
@@ -233,6 +260,28 @@ mod tests {
         // 0.2 s pre-roll + ~2 s speech + 0.1 s tail.
         assert!(close(u.duration_s(), 2.3, 0.04), "{}", u.duration_s());
         assert!(!c.in_speech());
+    }
+
+    #[test]
+    fn the_utterance_in_progress_is_visible_with_its_id_until_it_closes() {
+        let mut c = UtteranceCutter::new(CutterConfig::default());
+        let mut out = Vec::new();
+        feed(&mut c, 0.5, 0.0, &mut out);
+        assert!(c.in_progress().is_none());
+        feed(&mut c, 1.5, 0.9, &mut out);
+        let p = c.in_progress().expect("speech in progress");
+        assert_eq!(p.id, 1);
+        assert!(close(p.speech_s, 1.5, 0.04), "{}", p.speech_s);
+        // What a partial transcript would see is the start of the final utterance.
+        let seen = p.samples.to_vec();
+        let start = p.start_sample;
+        feed(&mut c, 1.0, 0.05, &mut out);
+        assert!(c.in_progress().is_none());
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].id, out[0].start_sample), (1, start));
+        assert_eq!(&out[0].samples[..seen.len()], &seen[..]);
+        feed(&mut c, 1.0, 0.9, &mut out);
+        assert_eq!(c.in_progress().map(|p| p.id), Some(2));
     }
 
     #[test]
