@@ -28,9 +28,15 @@ pub enum EncoderContext {
     Fit { margin_s: f32 },
 }
 
-/// Chosen on word error rate (README, `cargo xtask bench`): the smallest margin whose WER on
-/// the committed sentences and on RAVDESS's read sentences matched the full context's.
-pub const DEFAULT_CONTEXT: EncoderContext = EncoderContext::Fit { margin_s: 1.0 };
+/// Chosen on word error rate and loops (README, `cargo xtask bench`): with less silence after
+/// the speech than about 3 s the decoder does not see the utterance end and repeats it.
+pub const DEFAULT_CONTEXT: EncoderContext = EncoderContext::Fit { margin_s: 3.0 };
+/// A cap on the tokens of a shortened call, per second of audio (fast speech is ~5 words, ~7
+/// tokens a second): a loop ends there instead of at Whisper's 224 and is then redone.
+const MAX_TOKENS_PER_S: f32 = 8.0;
+/// The margin a looped call is redone with first (no loop in the bench from +5 s on), before the
+/// full window: for a 3 s utterance that is half the full window's cost.
+const RETRY_MARGIN_S: f32 = 10.0;
 
 impl EncoderContext {
     /// Encoder positions for `samples` of 16 kHz audio.
@@ -135,13 +141,15 @@ impl Transcriber {
         self.context = context;
     }
 
-    /// Calls so far whose shortened context produced a loop and were redone in full.
+    /// Redone calls so far: a shortened context that produced a loop is redone with a wider one
+    /// (+10 s), and if that loops too, with the full window.
     pub fn retries(&self) -> u64 {
         self.retries
     }
 
     /// Transcribes 16 kHz mono samples in [-1, 1]. With a shortened encoder context, a
-    /// transcript that looks like a decoder loop ([`crate::loops`]) is redone with the full one.
+    /// transcript that looks like a decoder loop ([`crate::loops`]) is redone with a wider one,
+    /// then with the full window.
     pub fn transcribe(&mut self, pcm_16k_mono: &[f32]) -> Result<Vec<Segment>> {
         if pcm_16k_mono.is_empty() {
             return Ok(Vec::new());
@@ -159,13 +167,23 @@ impl Transcriber {
         } else {
             pcm_16k_mono
         };
-        let positions = self.context.positions(pcm.len());
-        let segments = self.run(pcm, positions)?;
         let duration_s = pcm_16k_mono.len() as f64 / SAMPLE_RATE as f64;
-        if positions < FULL_CONTEXT && crate::loops::looks_looped(&join_text(&segments), duration_s)
-        {
+        let first = self.context.positions(pcm.len());
+        let wider = EncoderContext::Fit {
+            margin_s: RETRY_MARGIN_S,
+        }
+        .positions(pcm.len());
+        // The shipped context, then a wider one, then the full window, until no loop.
+        let mut segments = self.run(pcm, first)?;
+        let mut last = first;
+        for positions in [wider, FULL_CONTEXT] {
+            let looped = crate::loops::looks_looped(&join_text(&segments), duration_s);
+            if !looped || positions <= last {
+                continue;
+            }
             self.retries += 1;
-            return self.run(pcm, FULL_CONTEXT);
+            segments = self.run(pcm, positions)?;
+            last = positions;
         }
         Ok(segments)
     }
@@ -185,6 +203,14 @@ impl Transcriber {
         params.set_print_realtime(false);
         params.set_print_timestamps(false);
         params.set_audio_ctx(positions);
+        if positions < FULL_CONTEXT {
+            // No temperature fallback (the peer, faster-whisper at temperature 0, has none
+            // either): a shortened call that goes wrong loops, which [`crate::loops`] catches and
+            // the full window redoes — once, instead of up to five re-decodes here.
+            params.set_temperature_inc(0.0);
+            let seconds = pcm.len() as f32 / SAMPLE_RATE as f32;
+            params.set_max_tokens((8.0 + MAX_TOKENS_PER_S * seconds).ceil() as i32);
+        }
         if let Some(flag) = &self.abort {
             // whisper-rs 0.16's `set_abort_callback_safe` casts its boxed `dyn FnMut` back to
             // the concrete closure type (a type confusion that made encoding fail at random),

@@ -14,7 +14,8 @@
 //! - Whisper's encoder context: word error rate, real-time factor and per-clip latency of
 //!   whisper.cpp (through whisper-rs, one thread) with the full 30 s window and with the window
 //!   fitted to the clip at several margins, against faster-whisper (CTranslate2, one thread) on
-//!   the same weights and clips (the committed sentences and 40 RAVDESS clips).
+//!   the same weights and clips (the committed sentences and 40 RAVDESS clips as the plugin's
+//!   voice detector cuts them).
 //!
 //! Writes `target/bench.json`.
 
@@ -270,9 +271,29 @@ struct Known {
     words: String,
 }
 
+/// 16-bit mono 16 kHz WAV (for the Python peer).
+fn write_wav(path: &std::path::Path, x: &[f32]) -> Result<()> {
+    let mut b = Vec::with_capacity(44 + 2 * x.len());
+    let data = (2 * x.len()) as u32;
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + data).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    for v in [16u32, 1 | (1 << 16), 16_000, 32_000, 2 | (16 << 16)] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&data.to_le_bytes());
+    for v in x {
+        b.extend_from_slice(&((v.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes());
+    }
+    Ok(std::fs::write(path, b)?)
+}
+
 /// The committed espeak-ng sentences, and, when `../shared` is beside the checkout, 40 RAVDESS
 /// clips (actors 1–20, both sentences, one emotion each in rotation, strong intensity): real
-/// voices reading known words, with the leading and trailing silence of the corpus.
+/// voices reading known words, cut by the plugin's own voice detector and utterance cutter, as
+/// Whisper receives them live (RAVDESS's second of silence on either side is not what a live
+/// utterance carries). The cut audio is written to `target/bench-clips/` for the peer.
 fn known_clips() -> Result<Vec<Known>> {
     let root = workspace_root();
     let dir = root.join("speech/tests/fixtures/speech");
@@ -299,6 +320,9 @@ fn known_clips() -> Result<Vec<Known>> {
         "Kids are talking by the door",
         "Dogs are sitting by the door",
     ];
+    let mut vad = sentio::speech::vad::SileroVad::load(Device::Cpu).map_err(anyhow::Error::msg)?;
+    let cut_dir = root.join("target/bench-clips");
+    std::fs::create_dir_all(&cut_dir)?;
     for actor in 1..=20u32 {
         for statement in 1..=2u32 {
             let emotion = (actor + statement) % 8 + 1;
@@ -310,10 +334,20 @@ fn known_clips() -> Result<Vec<Known>> {
             if audio.sample_rate != 16_000 {
                 bail!("{} is not 16 kHz", path.display());
             }
+            // Nearly always one utterance; a sentence the cutter split is joined back.
+            let samples: Vec<f32> = sentio::cli::transcribe::cut(&mut vad, &audio.channels[0], 0)
+                .into_iter()
+                .flat_map(|u| u.samples)
+                .collect();
+            if samples.is_empty() {
+                bail!("{}: the voice detector found no utterance", path.display());
+            }
+            let cut = cut_dir.join(format!("ravdess-{actor:02}-{statement}.wav"));
+            write_wav(&cut, &samples)?;
             out.push(Known {
-                path: path.display().to_string(),
+                path: cut.display().to_string(),
                 corpus: "ravdess",
-                samples: audio.channels[0].clone(),
+                samples,
                 words: SENTENCES[statement as usize - 1].to_owned(),
             });
         }
@@ -365,10 +399,11 @@ fn whisper_contexts(model: WhisperModel, clips: &[Known]) -> Result<Value> {
     );
     let contexts = [
         EncoderContext::Full,
+        EncoderContext::Fit { margin_s: 5.0 },
+        EncoderContext::Fit { margin_s: 4.0 },
+        EncoderContext::Fit { margin_s: 3.0 },
         EncoderContext::Fit { margin_s: 2.0 },
         EncoderContext::Fit { margin_s: 1.0 },
-        EncoderContext::Fit { margin_s: 0.5 },
-        EncoderContext::Fit { margin_s: 0.25 },
     ];
     for context in contexts {
         t.set_encoder_context(context);
