@@ -525,7 +525,20 @@ fn transcript_latency(model: WhisperModel, clips: &[(String, Vec<f32>)]) -> Resu
     let mut latencies = Vec::new();
     let mut compute = Vec::new();
     let mut durations = Vec::new();
+    // First words: from the first sample of an utterance (its pre-roll included) being handed
+    // over to its first partial transcript.
+    let (mut partial_seq, mut first_words, mut partial_of) = (0, Vec::new(), 0);
     let mut poll = |fed_at: &[Instant], latencies: &mut Vec<f64>| {
+        if let Some(p) = shared.partial().filter(|p| p.seq > partial_seq) {
+            partial_seq = p.seq;
+            if p.utterance != partial_of {
+                partial_of = p.utterance;
+                let at = ((p.start_s * 16_000.0) as usize).saturating_sub(first) / hop;
+                if let Some(t0) = fed_at.get(at) {
+                    first_words.push(t0.elapsed().as_secs_f64() * 1e3);
+                }
+            }
+        }
         for t in shared.transcripts_since(seen) {
             let now = Instant::now();
             seen = t.seq;
@@ -569,6 +582,20 @@ fn transcript_latency(model: WhisperModel, clips: &[(String, Vec<f32>)]) -> Resu
         quantile(&mut latencies, 0.99),
     );
     let (c50, c99) = (quantile(&mut compute, 0.5), quantile(&mut compute, 0.99));
+    let partials = shared.speech_partials.load(Relaxed);
+    let (f50, f99) = if first_words.is_empty() {
+        (f64::NAN, f64::NAN)
+    } else {
+        (
+            quantile(&mut first_words, 0.5),
+            quantile(&mut first_words, 0.99),
+        )
+    };
+    println!(
+        "partial transcripts, Whisper {}: {partials} published; first words of an utterance (its first sample handed over → its first partial) p50 {f50:.0} ms, p99 {f99:.0} ms over {} utterances",
+        model.name(),
+        first_words.len()
+    );
     println!(
         "transcript latency, Whisper {} on CPU ({n} utterances of {:.1}–{:.1} s, real-time paced): end of utterance → transcript + text probabilities p50 {p50:.0} ms, p99 {p99:.0} ms (of which Whisper + text p50 {c50:.0} ms, p99 {c99:.0} ms; the cutter's 0.4 s hangover past the utterance's end is the rest); {} dropped",
         model.name(),
@@ -580,6 +607,7 @@ fn transcript_latency(model: WhisperModel, clips: &[(String, Vec<f32>)]) -> Resu
         "utterances": n, "p50_ms": p50, "p99_ms": p99,
         "compute_p50_ms": c50, "compute_p99_ms": c99,
         "dropped": st.speech_dropped, "utterances_cut": st.speech_utterances,
+        "partials": partials, "first_words_p50_ms": f50, "first_words_p99_ms": f99,
     }))
 }
 
@@ -601,6 +629,17 @@ fn speech_figures() -> Result<Value> {
 
 fn main() -> Result<()> {
     let mut report = serde_json::Map::new();
+    // --latency-only: the speech worker's transcript and first-words latency alone.
+    if std::env::args().any(|a| a == "--latency-only") {
+        let clips = speech_clips()?;
+        for model in [WhisperModel::TinyEn, WhisperModel::Base] {
+            report.insert(model.name().into(), transcript_latency(model, &clips)?);
+        }
+        let path = workspace_root().join("target/bench-latency.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&Value::Object(report))?)?;
+        println!("wrote {}", path.display());
+        return Ok(());
+    }
     if std::env::args().any(|a| a == "--speech-only") {
         report.insert("speech".into(), speech_figures()?);
         let path = workspace_root().join("target/bench-speech.json");
