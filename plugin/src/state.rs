@@ -283,7 +283,6 @@ impl SharedState {
                 utterance,
                 start_s,
                 text,
-                published_ms: clock_ms(),
             });
         }
         self.request_repaint();
@@ -303,6 +302,11 @@ impl SharedState {
     /// The partial transcript of the utterance being spoken, if any.
     pub fn partial(&self) -> Option<Partial> {
         self.partial.lock().ok().and_then(|p| p.clone())
+    }
+
+    /// The partial, if it is numbered above `seq` (a reader that sends each once).
+    pub fn partial_since(&self, seq: u64) -> Option<Partial> {
+        self.partial().filter(|p| p.seq > seq)
     }
 
     /// The newest transcript, if any.

@@ -283,7 +283,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
             transcript_seq = last.seq;
         }
         // Partials exist only live (`--realtime`); each goes out once.
-        let partial = shared.partial().filter(|p| p.seq > partial_seq);
+        let partial = shared.partial_since(partial_seq);
         if let Some(p) = &partial {
             partial_seq = p.seq;
         }

@@ -294,7 +294,7 @@ fn run(shared: &SharedState, stop: &AtomicBool, settings: impl Fn() -> OscSettin
         if let (true, Some(enc)) = (connected, encoder.as_mut()) {
             let fresh = shared.transcripts_since(transcript_seq);
             let texts: Vec<String> = fresh.iter().map(|t| t.text.clone()).collect();
-            let partial = shared.partial().filter(|p| p.seq > partial_seq);
+            let partial = shared.partial_since(partial_seq);
             let t_s = clock_ms() as f64 / 1000.0;
             let packets = enc.encode(
                 t_s,

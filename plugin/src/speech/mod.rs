@@ -44,9 +44,6 @@ pub struct Partial {
     /// Stream time of the utterance's start, seconds.
     pub start_s: f64,
     pub text: String,
-    /// [`crate::state::clock_ms`] when it was published.
-    #[serde(skip)]
-    pub published_ms: u64,
 }
 
 /// One finished utterance as the outputs see it.

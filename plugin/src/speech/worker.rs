@@ -532,7 +532,11 @@ mod tests {
         }
     }
 
-    fn config(delay: Duration, seen: Arc<Mutex<Vec<usize>>>, lossless: bool) -> SpeechConfig {
+    /// The energy VAD, `transcriber` (given the cancel flag) and the joy classifier.
+    fn config_with(
+        transcriber: impl FnOnce(Arc<AtomicBool>) -> Box<dyn Transcribe> + Send + 'static,
+        lossless: bool,
+    ) -> SpeechConfig {
         let mut c = SpeechConfig::new(
             Box::new(|| {
                 Ok((
@@ -540,16 +544,20 @@ mod tests {
                     "energy".into(),
                 ))
             }),
-            Box::new(move |_stop| {
+            Box::new(move |cancel| {
                 Ok((
-                    Box::new(SlowTranscriber { delay, seen }) as Box<dyn Transcribe>,
+                    transcriber(cancel),
                     Box::new(JoyClassifier) as Box<dyn ClassifyText>,
-                    "slow".into(),
+                    "test".into(),
                 ))
             }),
         );
         c.lossless = lossless;
         c
+    }
+
+    fn config(delay: Duration, seen: Arc<Mutex<Vec<usize>>>, lossless: bool) -> SpeechConfig {
+        config_with(move |_| Box::new(SlowTranscriber { delay, seen }), lossless)
     }
 
     /// `n` utterances of 1 s of tone, each followed by 1 s of silence, as analysis frames.
@@ -750,20 +758,9 @@ mod tests {
         let shared = Arc::new(SharedState::new());
         let calls = Arc::new(Mutex::new(Vec::new()));
         let recorded = calls.clone();
-        let c = SpeechConfig::new(
-            Box::new(|| {
-                Ok((
-                    Box::new(EnergyVad) as Box<dyn VoiceDetector>,
-                    "energy".into(),
-                ))
-            }),
-            Box::new(move |cancel| {
-                Ok((
-                    Box::new(StubbornTranscriber { cancel, calls }) as Box<dyn Transcribe>,
-                    Box::new(JoyClassifier) as Box<dyn ClassifyText>,
-                    "stubborn".into(),
-                ))
-            }),
+        let c = config_with(
+            move |cancel| Box::new(StubbornTranscriber { cancel, calls }),
+            false,
         );
         let w = SpeechWorker::spawn(shared.clone(), c).unwrap();
         // 1.5 s of speech at real time: one partial starts at ~1 s and is still running when

@@ -529,7 +529,7 @@ fn transcript_latency(model: WhisperModel, clips: &[(String, Vec<f32>)]) -> Resu
     // over to its first partial transcript.
     let (mut partial_seq, mut first_words, mut partial_of) = (0, Vec::new(), 0);
     let mut poll = |fed_at: &[Instant], latencies: &mut Vec<f64>| {
-        if let Some(p) = shared.partial().filter(|p| p.seq > partial_seq) {
+        if let Some(p) = shared.partial_since(partial_seq) {
             partial_seq = p.seq;
             if p.utterance != partial_of {
                 partial_of = p.utterance;
