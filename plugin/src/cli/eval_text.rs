@@ -137,10 +137,7 @@ pub fn run(args: &EvalTextArgs) -> Result<()> {
     let mut decided = vec![0usize; rows.len()];
     for batch in order.chunks(64) {
         let texts: Vec<&str> = batch.iter().map(|&i| rows[i].0.as_str()).collect();
-        let probs = model
-            .embed(&texts)
-            .and_then(|e| model.classify(&e))
-            .map_err(anyhow::Error::msg)?;
+        let probs = model.probs(&texts).map_err(anyhow::Error::msg)?;
         for (&i, p) in batch.iter().zip(probs) {
             decided[i] = (0..7).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(0);
         }

@@ -98,14 +98,13 @@ impl Transcribe for WhisperTranscriber {
 
 impl ClassifyText for TextEmotion {
     fn classify(&mut self, text: &str) -> Result<TextProbs, String> {
-        let embedding = self.embed(&[text])?;
-        let probs = TextEmotion::classify(self, &embedding)?;
-        let p = probs
+        let p = self
+            .probs(&[text])?
             .first()
             .copied()
-            .ok_or("the text head returned nothing")?;
+            .ok_or("the text-emotion model returned nothing")?;
         if p.iter().any(|x| !x.is_finite()) {
-            return Err("the text head returned non-finite probabilities".into());
+            return Err("the text-emotion model returned non-finite probabilities".into());
         }
         Ok(p)
     }

