@@ -1,6 +1,6 @@
 //! The words: voice activity (Silero VAD) cuts the 16 kHz stream into utterances, Whisper
-//! transcribes them, and the text-emotion path (MiniLM + head) turns each transcript into Ekman-7
-//! probabilities that [`crate::emotion::fusion`] blends with the voice.
+//! transcribes them, and the text-emotion model (fine-tuned MiniLM) turns each transcript into
+//! Ekman-7 probabilities that [`crate::emotion::fusion`] blends with the voice.
 //!
 //! Everything here runs on the speech worker's own threads ([`worker`]); the audio thread never
 //! sees any of it, and the analysis worker only hands PCM over without waiting.
