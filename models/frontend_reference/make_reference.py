@@ -24,6 +24,7 @@ import scipy.signal
 import soundfile as sf
 
 import sentio_frontend as fe
+import whisper_logmel as wm
 
 HERE = Path(__file__).resolve().parent
 CLIPS = HERE / "clips"
@@ -83,13 +84,25 @@ def write_wav(path, y16):
     sf.write(path, y16, fe.SR, subtype="PCM_16", format="WAV")
 
 
+def whisper_reference(x):
+    """Whisper's log10 mel [n_frames, 80] (whisper_logmel.py), cross-checked against librosa's STFT."""
+    import librosa
+
+    ours = wm.log10_mel(x)
+    spec = librosa.stft(x, n_fft=wm.N_FFT, hop_length=wm.HOP, window="hann", center=False)
+    other = np.log10(np.maximum(wm.mel_filters() @ np.abs(spec) ** 2, 1e-10)).T
+    diff = float(np.max(np.abs(ours - other)))
+    assert ours.shape == other.shape and diff < 1e-6, (ours.shape, other.shape, diff)
+    return ours
+
+
 def main():
     import librosa
 
     CLIPS.mkdir(parents=True, exist_ok=True)
     manifest = {
         "contract": "docs/contract.md (feature front end)",
-        "layout": "float64 .npy, frames first: logmel [n_frames,64], mfcc [n_frames,40], energy [n_frames], samples [N]",
+        "layout": "float64 .npy, frames first: logmel [n_frames,64], mfcc [n_frames,40], energy [n_frames], whisper [n_frames,80] (log10 mel, whisper_logmel.py), samples [N]",
         "framing": "frame i = samples[160 i, 160 i + 400); n_frames = 1 + (N - 400) // 160",
         "versions": {"librosa": librosa.__version__, "numpy": np.__version__,
                      "scipy": scipy.__version__, "soundfile": sf.__version__},
@@ -138,6 +151,7 @@ def main():
         np.save(f"{wav}.logmel.npy", logmel)
         np.save(f"{wav}.mfcc.npy", mfcc)
         np.save(f"{wav}.energy.npy", energy)
+        np.save(f"{wav}.whisper.npy", whisper_reference(x))
         manifest["clips"][name].update(
             n_samples=len(x), seconds=len(x) / sr, n_frames=logmel.shape[0],
             logmel_range_db=[float(logmel.min()), float(logmel.max())],

@@ -256,13 +256,15 @@ fn features_match_the_front_end_and_load_as_npy() {
     );
     let bytes = std::fs::read(out_dir.join("sentio-demo.npy")).unwrap();
     let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
-    assert_eq!(npy.shape(), [2641, 105]);
+    assert_eq!(npy.shape(), [2641, 185]);
     let data: Vec<f32> = npy.into_vec().unwrap();
     let frames = sentio::cli::features::extract(Path::new(&demo())).unwrap();
     let f = &frames[200];
-    assert_eq!(&data[200 * 105..200 * 105 + 64], &f.logmel[..]);
-    assert_eq!(&data[200 * 105 + 64..200 * 105 + 104], &f.mfcc[..]);
-    assert_eq!(data[200 * 105 + 104], f.energy_db);
+    let row = &data[200 * 185..201 * 185];
+    assert_eq!(&row[..64], &f.logmel[..]);
+    assert_eq!(&row[64..104], &f.mfcc[..]);
+    assert_eq!(row[104], f.energy_db);
+    assert_eq!(&row[105..], &f.whisper[..]);
 
     let missing = sentio(&["features", "/nope.wav", "--out", out_dir.to_str().unwrap()]);
     one_error_line(&missing, "cannot open /nope.wav");

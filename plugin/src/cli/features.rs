@@ -9,10 +9,8 @@ use anyhow::{bail, Context, Result};
 use npyz::WriterBuilder;
 
 use super::decode::decode;
-use crate::dsp::{Capture, FeatureFrame, N_MELS, N_MFCC};
-
-/// Columns of every row: log-mel (dB), then MFCC, then frame energy (dBFS).
-pub const FEATURE_COLUMNS: usize = N_MELS + N_MFCC + 1;
+pub use crate::dsp::FEATURE_COLUMNS;
+use crate::dsp::{Capture, FeatureFrame};
 
 #[derive(clap::Args)]
 pub struct FeaturesArgs {
@@ -21,8 +19,8 @@ pub struct FeaturesArgs {
     /// A text file listing more audio files, one path per line (relative to the list's folder).
     #[arg(long)]
     pub list: Option<PathBuf>,
-    /// Output folder: one `<file stem>.npy` of float32 [frames, 105] per input
-    /// (64 log-mel dB | 40 MFCC | energy dBFS).
+    /// Output folder: one `<file stem>.npy` of float32 [frames, 185] per input
+    /// (64 log-mel dB | 40 MFCC | energy dBFS | 80 Whisper log10 mel).
     #[arg(long)]
     pub out: PathBuf,
 }
@@ -45,7 +43,7 @@ fn write_npy(path: &Path, frames: &[FeatureFrame]) -> Result<()> {
         .writer(BufWriter::new(file))
         .begin_nd()?;
     for f in frames {
-        w.extend(f.logmel.iter().chain(&f.mfcc).copied().chain([f.energy_db]))?;
+        w.extend(f.columns())?;
     }
     w.finish()?;
     Ok(())

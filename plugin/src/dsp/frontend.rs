@@ -1,4 +1,5 @@
-//! 16 kHz samples → feature frames (log-mel, MFCC, energy), allocation-free after construction.
+//! 16 kHz samples → feature frames (log-mel, MFCC, energy, Whisper's log-mel), allocation-free
+//! after construction.
 //!
 //! Arithmetic is f64: at 100 frames/s the cost is negligible, and it keeps the quiet mel bands
 //! (60–80 dB below a frame's peak) within 1e-3 dB of librosa, which f32 FFTs cannot.
@@ -8,8 +9,11 @@ use std::sync::Arc;
 use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 
-use super::config::{HOP_LENGTH, N_BINS, N_FFT, N_MELS, N_MFCC, POWER_FLOOR, WIN_LENGTH};
-use super::mel::{dct_matrix, hann_periodic, mel_filterbank, MelBand};
+use super::config::{
+    HOP_LENGTH, N_BINS, N_FFT, N_MELS, N_MFCC, POWER_FLOOR, WHISPER_MELS, WHISPER_N_BINS,
+    WHISPER_N_FFT, WIN_LENGTH,
+};
+use super::mel::{dct_matrix, hann_periodic, mel_filterbank, whisper_filterbank, MelBand};
 
 /// One 25 ms analysis frame, every 10 ms. `Copy` and fixed-size so it crosses the lock-free
 /// channel without allocating.
@@ -22,8 +26,25 @@ pub struct FeatureFrame {
     pub energy_db: f32,
     pub logmel: [f32; N_MELS],
     pub mfcc: [f32; N_MFCC],
+    /// Whisper's log10 mel power of the same 400 samples (not centred, unlike Whisper's own STFT:
+    /// a live front end cannot read 200 samples ahead). Whisper's window-level clamp and scaling
+    /// belong to the model graph, which sees the whole window.
+    pub whisper: [f32; WHISPER_MELS],
     /// The frame's newest hop of 16 kHz samples, so workers can rebuild the stream (pitch, ASR).
     pub pcm: [f32; HOP_LENGTH],
+}
+
+impl FeatureFrame {
+    /// The frame as one feature row of `FEATURE_COLUMNS` values, in the order `sentio features`
+    /// writes and model sidecars index.
+    pub fn columns(&self) -> impl Iterator<Item = f32> + '_ {
+        self.logmel
+            .iter()
+            .chain(&self.mfcc)
+            .copied()
+            .chain([self.energy_db])
+            .chain(self.whisper.iter().copied())
+    }
 }
 
 impl Default for FeatureFrame {
@@ -33,6 +54,7 @@ impl Default for FeatureFrame {
             energy_db: -100.0,
             logmel: [-100.0; N_MELS],
             mfcc: [0.0; N_MFCC],
+            whisper: [-10.0; WHISPER_MELS],
             pcm: [0.0; HOP_LENGTH],
         }
     }
@@ -48,6 +70,11 @@ pub struct FrontEnd {
     window: Vec<f64>,
     mel: Vec<MelBand>,
     dct: Vec<f64>,
+    whisper_fft: Arc<dyn RealToComplex<f64>>,
+    whisper_in: Vec<f64>,
+    whisper_spectrum: Vec<Complex<f64>>,
+    whisper_scratch: Vec<Complex<f64>>,
+    whisper_mel: Vec<MelBand>,
     logmel: [f64; N_MELS],
     frame: FeatureFrame,
     next_index: u64,
@@ -62,8 +89,11 @@ impl Default for FrontEnd {
 impl FrontEnd {
     /// Plans the FFT and builds the filterbank: call outside the audio thread.
     pub fn new() -> Self {
-        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(N_FFT);
+        let mut planner = RealFftPlanner::<f64>::new();
+        let fft = planner.plan_fft_forward(N_FFT);
         let scratch = fft.make_scratch_vec();
+        let whisper_fft = planner.plan_fft_forward(WHISPER_N_FFT);
+        let whisper_scratch = whisper_fft.make_scratch_vec();
         Self {
             window_buf: vec![0.0; WIN_LENGTH],
             filled: 0,
@@ -74,6 +104,11 @@ impl FrontEnd {
             window: hann_periodic(WIN_LENGTH),
             mel: mel_filterbank(),
             dct: dct_matrix(),
+            whisper_in: vec![0.0; WHISPER_N_FFT],
+            whisper_spectrum: vec![Complex::default(); WHISPER_N_BINS],
+            whisper_scratch,
+            whisper_fft,
+            whisper_mel: whisper_filterbank(),
             logmel: [0.0; N_MELS],
             frame: FeatureFrame::default(),
             next_index: 0,
@@ -155,6 +190,34 @@ impl FrontEnd {
                 .map(|(a, b)| a * b)
                 .sum::<f64>() as f32;
         }
+        self.analyse_whisper();
+    }
+
+    /// Whisper's log-mel of the same windowed samples: its FFT is the window's own length.
+    fn analyse_whisper(&mut self) {
+        for ((dst, x), w) in self
+            .whisper_in
+            .iter_mut()
+            .zip(&self.window_buf)
+            .zip(&self.window)
+        {
+            *dst = x * w;
+        }
+        // Lengths are fixed at construction, so this cannot fail.
+        let _ = self.whisper_fft.process_with_scratch(
+            &mut self.whisper_in,
+            &mut self.whisper_spectrum,
+            &mut self.whisper_scratch,
+        );
+        for (band, out) in self.whisper_mel.iter().zip(self.frame.whisper.iter_mut()) {
+            let bins = &self.whisper_spectrum[band.first_bin..band.first_bin + band.weights.len()];
+            let power: f64 = bins
+                .iter()
+                .zip(&band.weights)
+                .map(|(c, w)| c.norm_sqr() * w)
+                .sum();
+            *out = power.max(POWER_FLOOR).log10() as f32;
+        }
     }
 }
 
@@ -203,6 +266,7 @@ mod tests {
             assert_eq!(a.index, b.index);
             assert_eq!(a.mfcc, b.mfcc);
             assert_eq!(a.logmel, b.logmel);
+            assert_eq!(a.whisper, b.whisper);
         }
     }
 
@@ -232,6 +296,7 @@ mod tests {
         let frames = frames_of(&vec![0.0; 2_000]);
         for f in &frames {
             assert!(f.logmel.iter().all(|&v| v == -100.0));
+            assert!(f.whisper.iter().all(|&v| v == -10.0));
             assert!((f.energy_db + 100.0).abs() < 1e-4);
             // DCT of a constant: only c0 is non-zero.
             assert!((f.mfcc[0] - (-100.0 * 8.0)).abs() < 1e-3);

@@ -3,7 +3,9 @@
 //! Matches `librosa.filters.mel(htk=False, norm="slaney")` (Slaney's mel scale: linear below
 //! 1 kHz, logarithmic above; each triangle normalised to unit area) and SciPy's orthonormal DCT-II.
 
-use super::config::{ANALYSIS_RATE, MEL_FMAX, MEL_FMIN, N_FFT, N_MELS, N_MFCC};
+use super::config::{
+    ANALYSIS_RATE, MEL_FMAX, MEL_FMIN, N_FFT, N_MELS, N_MFCC, WHISPER_MELS, WHISPER_N_FFT,
+};
 
 pub use sentio_speech::mel::{hz_to_mel, mel_to_hz};
 
@@ -17,8 +19,30 @@ pub struct MelBand {
 
 /// Slaney-normalised triangular filters over the `N_BINS` power bins.
 pub fn mel_filterbank() -> Vec<MelBand> {
-    let rows =
-        sentio_speech::mel::triangles(ANALYSIS_RATE as f64, N_FFT, N_MELS, MEL_FMIN, MEL_FMAX);
+    sparse(sentio_speech::mel::triangles(
+        ANALYSIS_RATE as f64,
+        N_FFT,
+        N_MELS,
+        MEL_FMIN,
+        MEL_FMAX,
+    ))
+}
+
+/// Whisper's filterbank (`librosa.filters.mel(sr=16000, n_fft=400, n_mels=80)`, 0 Hz to Nyquist),
+/// the same triangles whisper.cpp reads from the converted model file.
+pub fn whisper_filterbank() -> Vec<MelBand> {
+    let nyquist = ANALYSIS_RATE as f64 / 2.0;
+    sparse(sentio_speech::mel::triangles(
+        ANALYSIS_RATE as f64,
+        WHISPER_N_FFT,
+        WHISPER_MELS,
+        0.0,
+        nyquist,
+    ))
+}
+
+/// Keeps only each band's non-zero span.
+fn sparse(rows: Vec<Vec<f64>>) -> Vec<MelBand> {
     rows.into_iter()
         .map(|full| {
             let first = full.iter().position(|&w| w > 0.0).unwrap_or(0);

@@ -126,14 +126,7 @@ impl OnnxEmotionModel {
     /// The model's columns of one frame.
     pub fn columns(&self, frame: &FeatureFrame) -> Vec<f32> {
         let [start, end] = self.sidecar.columns;
-        let all: Vec<f32> = frame
-            .logmel
-            .iter()
-            .chain(&frame.mfcc)
-            .copied()
-            .chain([frame.energy_db])
-            .collect();
-        all[start..end].to_vec()
+        frame.columns().skip(start).take(end - start).collect()
     }
 
     /// File-level decision: windows of `window_frames` every `hop` frames over the clip, each
