@@ -169,15 +169,21 @@ fn train(extra: &[String]) -> Result<()> {
         Path::new("models/acoustic/.venv"),
         &["-r", "models/acoustic/requirements.txt"],
     )?;
-    let default = ["--cv", "--robustness", "--final", "--version", "v3"].map(String::from);
-    let args = if extra.is_empty() {
-        &default[..]
-    } else {
-        extra
-    };
-    run(Command::new(python)
-        .arg("models/acoustic/train.py")
-        .args(args))
+    // v4 end to end (models/acoustic/README.md); `cargo xtask train v3 ARGS…` runs v3's train.py.
+    if extra.first().map(String::as_str) == Some("v3") {
+        let default = ["--cv", "--robustness", "--final", "--version", "v3"].map(String::from);
+        let args = if extra.len() > 1 {
+            &extra[1..]
+        } else {
+            &default[..]
+        };
+        return run(Command::new(python)
+            .arg("models/acoustic/train.py")
+            .args(args));
+    }
+    run(Command::new("bash")
+        .arg("models/acoustic/v4/run_all.sh")
+        .arg(python))
 }
 
 /// A Python venv at `dir` (created when missing) with `packages` installed (pip arguments);

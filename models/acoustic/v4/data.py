@@ -1,0 +1,65 @@
+"""The four corpora, their labels, speakers and class masks, and the Rust front end's features.
+
+Features come only from `target/release/sentio features` (docs/contract.md): columns 105..185 are
+Whisper's log10 mel, column 104 the frame energy in dBFS.
+"""
+import csv
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+CLASSES = ["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"]
+DATA = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "shared", "data"))
+CORPORA = ["ravdess", "tess", "ased", "urdu"]
+WHISPER = slice(105, 185)
+ENERGY = 104
+RAVDESS_EMOTION = {f"{i + 1:02d}": c for i, c in enumerate(CLASSES)}
+
+
+@dataclass
+class Clip:
+    path: str
+    corpus: str
+    speaker: str  # corpus-qualified
+    label: int
+    stem: str
+
+
+def clips() -> list[Clip]:
+    out = []
+    rav = os.path.join(DATA, "ravdess")
+    for actor in sorted(os.listdir(rav)):
+        for f in sorted(os.listdir(os.path.join(rav, actor))):
+            if f.endswith(".flac"):
+                parts = f[:-5].split("-")
+                out.append(Clip(os.path.join(rav, actor, f), "ravdess", f"ravdess:{int(parts[6]):02d}",
+                                CLASSES.index(RAVDESS_EMOTION[parts[2]]), f[:-5]))
+    for corpus in CORPORA[1:]:
+        root = os.path.join(DATA, corpus)
+        with open(os.path.join(root, "labels.csv")) as fh:
+            for row in csv.DictReader(fh):
+                p = os.path.join(root, row["path"])
+                out.append(Clip(p, corpus, f"{corpus}:{row['speaker']}", CLASSES.index(row["label"]),
+                                os.path.splitext(os.path.basename(p))[0]))
+    return out
+
+
+def corpus_classes(cl: list[Clip]) -> dict[str, list[int]]:
+    present: dict[str, set] = {}
+    for c in cl:
+        present.setdefault(c.corpus, set()).add(c.label)
+    return {k: sorted(v) for k, v in present.items()}
+
+
+def voiced(energy: np.ndarray) -> np.ndarray:
+    """Energy VAD: above -60 dBFS and 10 dB over the clip's 10th-percentile floor."""
+    if len(energy) == 0:
+        return np.zeros(0, bool)
+    return (energy > -60.0) & (energy > np.percentile(energy, 10) + 10.0)
+
+
+def load(feat_dir: str, clip: Clip) -> tuple[np.ndarray, np.ndarray]:
+    """(whisper log10 mel [frames, 80] float32, voiced [frames])."""
+    a = np.load(os.path.join(feat_dir, clip.stem + ".npy"))
+    return a[:, WHISPER].astype(np.float32), voiced(a[:, ENERGY])

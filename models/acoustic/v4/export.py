@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Export the trained v4 model as ONE ONNX graph, with its sidecar, parity fixture and latency.
+
+    python3 models/acoustic/v4/export.py --ckpt /tmp/v4_final.pt --temperature T
+
+Writes models/acoustic/sentio-ser.{onnx,json}, parity_input.npy / parity_probs.npy and
+results/v4_export.json. The frozen Whisper weights are stored as float16 (they are float16 in the
+CTranslate2 file, so nothing is lost: fp16_storage.py checks every one round-trips exactly).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+import data as D
+from encoder import WhisperStem
+from model import Head, SerV4, StatsHead
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ACOUSTIC = os.path.dirname(HERE)
+BIN = os.path.join(HERE, "..", "..", "whisper", "tiny.en", "model.bin")
+CACHE = os.environ.get("SENTIO_V4_CACHE", "/tmp/v4-cache")
+MAX_POS = 500  # positions kept: 10 s of input, four times the plugin's 2.5 s window
+PARITY_CLIP = "03-01-05-02-01-01-01"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ckpt", default="/tmp/v4_final.pt")
+    ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--feat", default="/tmp/rust-feat")
+    ap.add_argument("--out", default=ACOUSTIC, help="folder for sentio-ser.{onnx,json} and the fixtures")
+    ap.add_argument("--block", type=int, default=2, help="for per-split checkpoints without a config")
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    ck = torch.load(a.ckpt, weights_only=False)
+    cfg = ck.get("config", {"block": a.block, "hidden": "linear"})
+    with open(os.path.join(CACHE, "meta.json")) as f:
+        meta = json.load(f)
+    blocks = cfg.get("blocks_list")
+    stem = WhisperStem.from_ct2(BIN, n_blocks=max(blocks) if blocks else cfg["block"], max_pos=MAX_POS)
+    if "lin" in ck:
+        lin = torch.nn.Linear(768 * len(blocks), 8)
+        lin.load_state_dict(ck["lin"])
+        head = StatsHead(lin, ck["mu"], ck["sd"])
+    else:
+        head = Head(hidden=cfg["hidden"])
+        head.load_state_dict(ck["head"])
+    g_mean, g_std = np.array(meta["global_mean"]), np.array(meta["global_std"])
+    model = SerV4(stem, head, g_mean, g_std, a.temperature, blocks=blocks if "lin" in ck else None).eval()
+
+    # Parity input: actor 01, angry, strong; 250 frames from 25 before the first voiced frame,
+    # z-normalised with actor 01's statistics (as `sentio eval` and the plugin do).
+    clip = next(c for c in D.clips() if c.stem == PARITY_CLIP)
+    x, vo = D.load(a.feat, clip)
+    s = max(0, int(np.argmax(vo)) - 25)
+    m, sd = (np.array(v) for v in meta["speaker_stats"][clip.speaker])
+    inp = (((x[s : s + 250] - m) / sd)[None]).astype(np.float32)
+    with torch.no_grad():
+        want = model(torch.from_numpy(inp)).numpy()
+        two = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 137, 80)).astype(np.float32))
+        want2 = model(two).numpy()
+
+    tmp = "/tmp/v4_fp32.onnx"
+    torch.onnx.export(model, (torch.from_numpy(inp),), tmp, input_names=["features"], output_names=["probs"],
+                      dynamic_axes={"features": {0: "batch", 1: "time"}, "probs": {0: "batch"}},
+                      opset_version=17, dynamo=False)
+    os.makedirs(a.out, exist_ok=True)
+    out = os.path.join(a.out, "sentio-ser.onnx")
+    subprocess.run([sys.executable, os.path.join(HERE, "fp16_storage.py"), tmp, out], check=True)
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    sess = ort.InferenceSession(out, so, providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"features": inp})[0]
+    got2 = sess.run(None, {"features": two.numpy()})[0]
+    diffs = {"parity": float(np.abs(got - want).max()), "batch2_t137": float(np.abs(got2 - want2).max())}
+    for T in (50, 137, 250):
+        p = sess.run(None, {"features": inp[:, :T]})[0]
+        with torch.no_grad():
+            diffs[f"t{T}"] = float(np.abs(p - model(torch.from_numpy(inp[:, :T])).numpy()).max())
+    lat = []
+    for i in range(230):
+        t0 = time.perf_counter()
+        sess.run(None, {"features": inp})
+        if i >= 30:
+            lat.append((time.perf_counter() - t0) * 1e3)
+    params = sum(p.numel() for p in model.parameters()) + model.stem.pos.numel()
+    np.save(os.path.join(a.out, "parity_input.npy"), inp)
+    np.save(os.path.join(a.out, "parity_probs.npy"), want.astype(np.float32))
+    sidecar = {
+        "classes": D.CLASSES, "input": "features", "output": "probs",
+        "columns": [105, 185], "window_frames": 250, "min_frames": 50,
+        "normalization": {"mode": "speaker", "global_mean": [round(float(v), 6) for v in g_mean],
+                          "global_std": [round(float(v), 6) for v in g_std]},
+        "opset": 17, "parameters": int(params), "temperature": a.temperature,
+        "model": f"v4: Whisper tiny.en conv stem + encoder blocks 1..{max(blocks or [cfg['block']])} (frozen), statistics pooling of blocks {blocks}, linear",
+    }
+    with open(os.path.join(a.out, "sentio-ser.json"), "w") as f:
+        json.dump(sidecar, f, indent=1)
+    rep = {"ort_vs_pytorch_max_abs": diffs, "latency_ms_t250_1thread": {"p50": float(np.percentile(lat, 50)),
+           "p99": float(np.percentile(lat, 99))}, "parameters": int(params),
+           "onnx_bytes": os.path.getsize(out), "parity_probs": want[0].tolist(), "config": cfg,
+           "temperature": a.temperature}
+    if os.path.abspath(a.out) == os.path.abspath(ACOUSTIC):
+        with open(os.path.join(HERE, "results", "v4_export.json"), "w") as f:
+            json.dump(rep, f, indent=1)
+    print(json.dumps(rep, indent=1))
+
+
+if __name__ == "__main__":
+    main()

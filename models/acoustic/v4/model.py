@@ -1,0 +1,93 @@
+"""v4: Whisper tiny.en's conv stem and first blocks (frozen), then the paper's head: a BiLSTM over
+the encoder frames, attentive statistics pooling and a linear classifier (8 logits)."""
+import torch
+import torch.nn as nn
+
+from encoder import WhisperStem
+
+
+class Head(nn.Module):
+    def __init__(self, d=384, hidden=64, n_classes=8, drop=0.2, pool=2):
+        super().__init__()
+        # Encoder frames are 20 ms apart; averaging pairs (40 ms) quarters the LSTM's cost.
+        self.pool = pool
+        self.norm = nn.LayerNorm(d)
+        # hidden = 0: no BiLSTM, attentive statistics pooling straight over the encoder frames.
+        self.lstm = nn.LSTM(d, hidden, batch_first=True, bidirectional=True) if hidden else None
+        width = 2 * hidden if hidden else d
+        self.att = nn.Sequential(nn.Linear(width, 128), nn.Tanh(), nn.Linear(128, 1))
+        self.drop = nn.Dropout(drop)
+        self.fc = nn.Linear(2 * width, n_classes)
+
+    def forward(self, x, lens=None):
+        """x [B, T, d] encoder frames; lens [B] valid frames (None: all)."""
+        if self.pool > 1:
+            x = torch.nn.functional.avg_pool1d(x.transpose(1, 2), self.pool).transpose(1, 2)
+            lens = None if lens is None else torch.div(lens, self.pool, rounding_mode="floor").clamp_min(1)
+        x = self.norm(x)
+        if self.lstm is None:
+            h = x
+            a = self.att(h).squeeze(-1)
+            if lens is not None:
+                valid = torch.arange(x.shape[1])[None, :] < lens[:, None]
+                a = a.masked_fill(~valid, -1e9)
+        elif lens is None:
+            h, _ = self.lstm(x)
+            a = self.att(h).squeeze(-1)
+        else:
+            packed = nn.utils.rnn.pack_padded_sequence(x, lens.cpu(), batch_first=True, enforce_sorted=False)
+            h, _ = self.lstm(packed)
+            h, _ = nn.utils.rnn.pad_packed_sequence(h, batch_first=True, total_length=x.shape[1])
+            a = self.att(h).squeeze(-1)
+            valid = torch.arange(x.shape[1])[None, :] < lens[:, None]
+            a = a.masked_fill(~valid, -1e9)
+        w = torch.softmax(a, dim=1).unsqueeze(-1)
+        mean = (w * h).sum(1)
+        std = ((w * h * h).sum(1) - mean * mean).clamp_min(1e-6).sqrt()
+        return self.fc(self.drop(torch.cat([mean, std], dim=1)))
+
+
+class SerV4(nn.Module):
+    """The exported graph: z-normalised Whisper log10-mel window [B, T, 80] -> probabilities [B, 8].
+
+    The plugin feeds speaker z-normalised columns (global statistics before a speaker's are known);
+    the graph maps them back to the global scale, applies Whisper's window scaling, the frozen
+    encoder and the head, and a calibrated softmax (logits / temperature)."""
+
+    def __init__(self, stem: WhisperStem, head: nn.Module, g_mean, g_std, temperature=1.0, blocks=None):
+        super().__init__()
+        self.stem, self.head = stem, head
+        # blocks: 1-based blocks whose outputs the (statistics) head reads; None: the last one.
+        self.blocks = blocks
+        self.register_buffer("g_mean", torch.as_tensor(g_mean, dtype=torch.float32))
+        self.register_buffer("g_std", torch.as_tensor(g_std, dtype=torch.float32))
+        self.register_buffer("inv_t", torch.tensor(1.0 / temperature, dtype=torch.float32))
+
+    def forward(self, features):
+        x = features * self.g_std + self.g_mean
+        top = x.amax(dim=(1, 2), keepdim=True)
+        x = (torch.maximum(x, top - 8.0) + 4.0) / 4.0
+        if self.blocks is None:
+            logits = self.head(self.stem(x))
+        else:
+            outs = self.stem(x, return_all=True)
+            logits = self.head([outs[b - 1] for b in self.blocks])
+        return torch.softmax(logits * self.inv_t, dim=-1)
+
+
+class StatsHead(nn.Module):
+    """Statistics pooling (mean ‖ std of the encoder frames) and one linear layer: the head that
+    won on validation (LOCO + RAVDESS CV) over the BiLSTM and attentive-pooling heads above.
+    `mu`/`sd` standardise the pooled vector with the training set's statistics."""
+
+    def __init__(self, lin: nn.Linear, mu, sd):
+        super().__init__()
+        self.fc = lin
+        self.register_buffer("mu", torch.as_tensor(mu, dtype=torch.float32))
+        self.register_buffer("sd", torch.as_tensor(sd, dtype=torch.float32))
+
+    def forward(self, xs, lens=None):
+        """xs: a list of encoder outputs [B, T, d] (one per block read), or one tensor."""
+        xs = xs if isinstance(xs, (list, tuple)) else [xs]
+        pooled = torch.cat([t for x in xs for t in (x.mean(1), x.std(1))], dim=1)  # std unbiased, as cache.py
+        return self.fc((pooled - self.mu) / self.sd)

@@ -1,0 +1,356 @@
+#!/usr/bin/env python3
+"""v4 acoustic model: choose, evaluate and train on the frozen-encoder cache (cache.py).
+
+    python3 models/acoustic/v4/train.py probe    # block x normalisation, linear probe, LOCO + RAVDESS CV
+    python3 models/acoustic/v4/train.py head --block 2 --variant spk    # the BiLSTM head, same protocol
+    python3 models/acoustic/v4/train.py final --block 2 --variant spk --epochs E   # all corpora -> final.pt
+
+Protocol (speaker-independent always; every choice is made on these validation figures):
+- LOCO: train on the other corpora (RAVDESS 1-20 always in), test on TESS / ASED / URDU; UA over
+  the held-out corpus's own classes (argmax among them).
+- RAVDESS CV: fold k tests actors 4k+1..4k+4, trains on the other 16 actors and all of TESS, ASED,
+  URDU. UA over the 8 classes.
+- Selection score = mean(LOCO mean, RAVDESS CV mean).
+- Loss: cross-entropy with the logits of the classes a window's corpus lacks masked out; windows
+  sampled so that every corpus weighs the same and every clip the same within its corpus.
+- Clip decision: the mean of its windows' probabilities.
+- Test speakers normalised with their own statistics ("spk"), and without ("raw": the global
+  fallback of the same model) — both reported.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import data as D
+from model import Head
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CACHE = os.environ.get("SENTIO_V4_CACHE", "/tmp/v4-cache")
+RESULTS = os.path.join(HERE, "results")
+SEED = 20241202
+torch.set_num_threads(2)
+
+
+def load_meta():
+    with open(os.path.join(CACHE, "meta.json")) as f:
+        m = json.load(f)
+    clips = [D.Clip(**c) for c in m["clips"]]
+    return m, clips
+
+
+META, CLIPS = load_meta()
+WCLIP = np.array(META["clip"])
+CORPUS = np.array([CLIPS[c].corpus for c in WCLIP])
+LABEL = np.array([CLIPS[c].label for c in WCLIP])
+SPEAKER = np.array([CLIPS[c].speaker for c in WCLIP])
+CC = D.corpus_classes(CLIPS)
+MASK = {k: torch.tensor([i in v for i in range(8)]) for k, v in CC.items()}
+WMASK = torch.stack([MASK[c] for c in CORPUS])
+ACTOR = np.array([int(s.split(":")[1]) if s.startswith("ravdess:") else 0 for s in SPEAKER])
+
+
+def splits():
+    """(name, train window mask, test window mask, test classes)."""
+    out = []
+    for held in ("tess", "ased", "urdu"):
+        out.append((f"loco_{held}", CORPUS != held, CORPUS == held, CC[held]))
+    for k in range(5):
+        test = (CORPUS == "ravdess") & (ACTOR >= 4 * k + 1) & (ACTOR <= 4 * k + 4)
+        out.append((f"ravdess_fold{k}", ~test, test, CC["ravdess"]))
+    return out
+
+
+def sample_weights(train):
+    w = np.zeros(len(train))
+    idx = np.where(train)[0]
+    clips_of = {}
+    for i in idx:
+        clips_of.setdefault(WCLIP[i], []).append(i)
+    corp_clips = {}
+    for c in clips_of:
+        corp_clips.setdefault(CLIPS[c].corpus, 0)
+        corp_clips[CLIPS[c].corpus] += 1
+    for c, ws in clips_of.items():
+        for i in ws:
+            w[i] = 1.0 / (corp_clips[CLIPS[c].corpus] * len(ws))
+    return w / w.sum()
+
+
+def masked_ce(logits, y, mask, smooth=0.1):
+    logits = logits.masked_fill(~mask, -1e9)
+    logp = F.log_softmax(logits, dim=-1)
+    nll = -logp.gather(1, y[:, None]).squeeze(1)
+    n = mask.sum(1).clamp_min(1)
+    uni = -(logp * mask).sum(1) / n
+    return ((1 - smooth) * nll + smooth * uni).mean()
+
+
+def clip_ua(probs, test, classes):
+    """UA over `classes` of clip decisions (mean of window probabilities)."""
+    idx = np.where(test)[0]
+    by_clip = {}
+    for j, i in enumerate(idx):
+        by_clip.setdefault(WCLIP[i], []).append(probs[j])
+    cls = np.array(classes)
+    y, p = [], []
+    for c, ps in by_clip.items():
+        m = np.mean(ps, 0)
+        y.append(CLIPS[c].label)
+        p.append(cls[np.argmax(m[cls])])
+    y, p = np.array(y), np.array(p)
+    recalls = [float((p[y == k] == k).mean()) for k in classes if (y == k).any()]
+    return float(np.mean(recalls)), len(y)
+
+
+def score(res):
+    loco = np.mean([res[f"loco_{c}"] for c in ("tess", "ased", "urdu")])
+    rav = [res[f"ravdess_fold{k}"] for k in range(5)]
+    return {"loco_mean": float(loco), "ravdess_cv_mean": float(np.mean(rav)), "ravdess_cv_std": float(np.std(rav)),
+            "selection": float((loco + np.mean(rav)) / 2)}
+
+
+# ---------------------------------------------------------------- linear probe (choice of block / norm)
+def probe_features(variant, block):
+    if variant == "emb":  # each speaker's pooled vectors z-normalised (the issue's probe)
+        x = np.load(os.path.join(CACHE, "raw_pooled.npy"), mmap_mode="r")[:, block - 1].astype(np.float32)
+        out = np.empty_like(x)
+        for s in np.unique(SPEAKER):
+            i = SPEAKER == s
+            out[i] = (x[i] - x[i].mean(0)) / (x[i].std(0) + 1e-5)
+        return out
+    return np.load(os.path.join(CACHE, f"{variant}_pooled.npy"), mmap_mode="r")[:, block - 1].astype(np.float32)
+
+
+def fit_linear(x, train, steps=300, wd=1e-3, full=False):
+    rng = np.random.default_rng(SEED)
+    mu, sd = x[train].mean(0), x[train].std(0) + 1e-5
+    xt = torch.from_numpy((x - mu) / sd)
+    y = torch.from_numpy(LABEL)
+    w = torch.from_numpy(sample_weights(train)).float()
+    lin = nn.Linear(x.shape[1], 8)
+    opt = torch.optim.AdamW(lin.parameters(), lr=1e-2, weight_decay=wd)
+    tr = torch.from_numpy(np.where(train)[0])
+    for _ in range(steps):
+        b = tr[torch.multinomial(w[tr], 1024, replacement=True, generator=torch.Generator().manual_seed(int(rng.integers(1 << 30))))]
+        loss = masked_ce(lin(xt[b]), y[b], WMASK[b], smooth=0.0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        probs = torch.softmax(lin(xt), -1).numpy()
+    return (probs, lin, mu, sd) if full else probs
+
+
+def run_probe(_):
+    out = {}
+    for variant in ("raw", "spk", "emb"):
+        for block in (1, 2, 3, 4):
+            x = probe_features(variant, block)
+            res = {}
+            for name, train, test, classes in splits():
+                probs = fit_linear(x, train)
+                res[name] = clip_ua(probs[test], test, classes)[0]
+            s = score(res)
+            out[f"{variant}_block{block}"] = {"per_split": res, **s}
+            print(f"{variant} block {block}: LOCO {s['loco_mean']:.3f} RAV {s['ravdess_cv_mean']:.3f} "
+                  f"sel {s['selection']:.3f}  " + " ".join(f"{k}={v:.3f}" for k, v in res.items()), flush=True)
+    with open(os.path.join(RESULTS, "probe.json"), "w") as f:
+        json.dump(out, f, indent=1)
+
+
+# ---------------------------------------------------------------- BiLSTM head
+def load_seq(variant, block):
+    return np.load(os.path.join(CACHE, f"{variant}_seq{block}.npy"), mmap_mode="r")
+
+
+def train_head(seq, train, epochs, eval_sets=(), hidden=64, lr=2e-3, batch=64, log_every=1):
+    """Trains on windows `train`; after every epoch scores each (name, seq, test, classes) in eval_sets."""
+    torch.manual_seed(SEED)
+    rng = np.random.default_rng(SEED)
+    lens = torch.from_numpy(np.load(os.path.join(CACHE, "lens.npy")).astype(np.int64))
+    head = Head(hidden=hidden)
+    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=1e-2)
+    w = sample_weights(train)
+    n = int(train.sum())
+    steps = max(1, n // batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps, pct_start=0.15)
+    y = torch.from_numpy(LABEL)
+    curves = {name: [] for name, *_ in eval_sets}
+    for ep in range(epochs):
+        head.train()
+        t0 = time.time()
+        for _ in range(steps):
+            b = np.sort(rng.choice(len(w), batch, p=w))
+            x = torch.from_numpy(seq[b].astype(np.float32))
+            # SpecAugment-like time masking on encoder frames and small feature noise.
+            lb = lens[b]
+            for j in range(len(b)):
+                L = int(lb[j])
+                t = int(rng.integers(0, max(1, L // 5)))
+                s = int(rng.integers(0, max(1, L - t)))
+                x[j, s : s + t] = 0.0
+            loss = masked_ce(head(x, lb), y[b], WMASK[b])
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(head.parameters(), 5.0)
+            opt.step()
+            sched.step()
+        head.eval()
+        msg = []
+        for name, eseq, test, classes in eval_sets:
+            p = predict(head, eseq, np.where(test)[0], lens)
+            ua = clip_ua(p, test, classes)[0]
+            curves[name].append(ua)
+            msg.append(f"{name} {ua:.3f}")
+        print(f"  epoch {ep + 1}/{epochs} loss {loss.item():.3f} {time.time() - t0:.0f}s " + " ".join(msg), flush=True)
+    return head, curves
+
+
+def predict(head, seq, idx, lens, batch=256):
+    out = []
+    with torch.no_grad():
+        for k in range(0, len(idx), batch):
+            b = idx[k : k + batch]
+            out.append(torch.softmax(head(torch.from_numpy(seq[b].astype(np.float32)), lens[b]), -1).numpy())
+    return np.concatenate(out) if out else np.zeros((0, 8))
+
+
+def run_head(a):
+    seq = load_seq(a.variant, a.block)
+    raw = load_seq("raw", a.block) if a.variant == "spk" else None
+    curves, oof = {}, {}
+    for name, train, test, classes in splits():
+        if a.only and not name.startswith(a.only):
+            continue
+        print(name, flush=True)
+        sets = [(name, seq, test, classes)]
+        if raw is not None:
+            sets.append((name + "_nostats", raw, test, classes))
+        head, c = train_head(seq, train, a.epochs, sets, hidden=a.hidden)
+        curves.update(c)
+        os.makedirs("/tmp/v4-heads", exist_ok=True)
+        torch.save(head.state_dict(), f"/tmp/v4-heads/{a.variant}_b{a.block}_h{a.hidden}_e{a.epochs}_{name}.pt")
+        lens = torch.from_numpy(np.load(os.path.join(CACHE, "lens.npy")).astype(np.int64))
+        idx = np.where(test)[0]
+        oof[name] = {"idx": idx.tolist(), "logits_probs": predict(head, seq, idx, lens).tolist()}
+    tag = f"head_{a.variant}_block{a.block}_h{a.hidden}_e{a.epochs}"
+    with open(os.path.join(RESULTS, tag + ".json"), "w") as f:
+        json.dump({"curves": curves, "config": vars(a)}, f, indent=1)
+    np.save(os.path.join("/tmp", tag + "_oof.npy"), np.array([oof], dtype=object), allow_pickle=True)
+    # Per-epoch selection score.
+    if all(f"loco_{c}" in curves for c in ("tess", "ased", "urdu")) and all(f"ravdess_fold{k}" in curves for k in range(5)):
+        for ep in range(a.epochs):
+            s = score({k: v[ep] for k, v in curves.items() if not k.endswith("_nostats")})
+            print(f"epoch {ep + 1}: LOCO {s['loco_mean']:.3f} RAV {s['ravdess_cv_mean']:.3f}±{s['ravdess_cv_std']:.3f} sel {s['selection']:.3f}")
+
+
+def run_saved(a):
+    """Scores the per-split heads that `head` saved on this cache (SENTIO_V4_CACHE: e.g. noisy copies)."""
+    lens = torch.from_numpy(np.load(os.path.join(CACHE, "lens.npy")).astype(np.int64))
+    res = {}
+    for variant in ("spk", "raw"):
+        seq = load_seq(variant, a.block)
+        for name, train, test, classes in splits():
+            head = Head(hidden=a.hidden)
+            head.load_state_dict(torch.load(f"/tmp/v4-heads/{a.variant}_b{a.block}_h{a.hidden}_e{a.epochs}_{name}.pt"))
+            head.eval()
+            p = predict(head, seq, np.where(test)[0], lens)
+            res[name + ("" if variant == a.variant else "_nostats")] = clip_ua(p, test, classes)[0]
+    s = score({k: v for k, v in res.items() if not k.endswith("_nostats")})
+    s_raw = score({k[: -len("_nostats")]: v for k, v in res.items() if k.endswith("_nostats")})
+    out = {"cache": CACHE, "per_split": res, "speaker_stats": s, "no_speaker_stats": s_raw}
+    print(json.dumps(out, indent=1))
+    with open(os.path.join(RESULTS, a.out or "saved.json"), "w") as f:
+        json.dump(out, f, indent=1)
+
+
+def blocks_of(a):
+    return [int(b) for b in a.blocks.split("+")]
+
+
+def pooled_of(variant, a):
+    return np.concatenate([probe_features(variant, b) for b in blocks_of(a)], axis=1)
+
+
+def run_linear(a):
+    """The chosen head: statistics pooling (mean ‖ std of block-`block` frames) + a linear layer.
+    LOCO + RAVDESS CV with and without the test speaker's statistics, out-of-fold probabilities
+    for calibration, per-split weights for the robustness curve, and the final fit on everything."""
+    x = pooled_of(a.variant, a)
+    xr = pooled_of("raw", a)
+    tag = f"linear_{a.variant}_b{a.blocks}_wd{a.wd}"
+    res, oof = {}, {}
+    os.makedirs("/tmp/v4-heads", exist_ok=True)
+    for name, train, test, classes in splits():
+        probs, lin, mu, sd = fit_linear(x, train, wd=a.wd, full=True)
+        res[name] = clip_ua(probs[test], test, classes)[0]
+        with torch.no_grad():
+            pr = torch.softmax(lin(torch.from_numpy((xr - mu) / sd)), -1).numpy()
+        res[name + "_nostats"] = clip_ua(pr[test], test, classes)[0]
+        idx = np.where(test)[0]
+        oof[name] = {"idx": idx.tolist(), "logits_probs": probs[test].tolist()}
+        torch.save({"lin": lin.state_dict(), "mu": mu, "sd": sd, "config": {**vars(a), "blocks_list": blocks_of(a)}},
+                   f"/tmp/v4-heads/{tag}_{name}.pt")
+    s = score({k: v for k, v in res.items() if not k.endswith("_nostats")})
+    s0 = score({k[:-8]: v for k, v in res.items() if k.endswith("_nostats")})
+    out = {"per_split": res, "speaker_stats": s, "no_speaker_stats": s0, "config": vars(a)}
+    print(json.dumps(out, indent=1))
+    with open(os.path.join(RESULTS, tag + ".json"), "w") as f:
+        json.dump(out, f, indent=1)
+    np.save(f"/tmp/{tag}_oof.npy", np.array([oof], dtype=object), allow_pickle=True)
+    _, lin, mu, sd = fit_linear(x, np.ones(len(WCLIP), bool), wd=a.wd, full=True)
+    torch.save({"lin": lin.state_dict(), "mu": mu, "sd": sd, "config": {**vars(a), "blocks_list": blocks_of(a)}},
+               "/tmp/v4_final.pt")
+    print("saved /tmp/v4_final.pt")
+
+
+def run_saved_linear(a):
+    """The per-split linear heads of `linear` on this cache (SENTIO_V4_CACHE: noisy copies)."""
+    res = {}
+    tag = f"linear_{a.variant}_b{a.blocks}_wd{a.wd}"
+    for variant in ("spk", "raw"):
+        x = pooled_of(variant, a)
+        for name, train, test, classes in splits():
+            ck = torch.load(f"/tmp/v4-heads/{tag}_{name}.pt", weights_only=False)
+            lin = nn.Linear(x.shape[1], 8)
+            lin.load_state_dict(ck["lin"])
+            with torch.no_grad():
+                p = torch.softmax(lin(torch.from_numpy((x - ck["mu"]) / ck["sd"])), -1).numpy()
+            res[name + ("" if variant == a.variant else "_nostats")] = clip_ua(p[test], test, classes)[0]
+    s = score({k: v for k, v in res.items() if not k.endswith("_nostats")})
+    s0 = score({k[:-8]: v for k, v in res.items() if k.endswith("_nostats")})
+    out = {"cache": CACHE, "per_split": res, "speaker_stats": s, "no_speaker_stats": s0}
+    print(json.dumps(out, indent=1))
+    with open(os.path.join(RESULTS, a.out or "saved_linear.json"), "w") as f:
+        json.dump(out, f, indent=1)
+
+
+def run_final(a):
+    seq = load_seq(a.variant, a.block)
+    train = np.ones(len(WCLIP), bool)
+    head, _ = train_head(seq, train, a.epochs, (), hidden=a.hidden)
+    torch.save({"head": head.state_dict(), "config": vars(a)}, os.path.join("/tmp", "v4_final.pt"))
+    print("saved /tmp/v4_final.pt")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("stage", choices=["probe", "head", "final", "saved", "linear", "saved_linear"])
+    ap.add_argument("--out", default="")
+    ap.add_argument("--blocks", default="1+2", help="linear head: blocks whose pooled statistics it reads")
+    ap.add_argument("--wd", type=float, default=3e-2, help="linear head: weight decay")
+    ap.add_argument("--block", type=int, default=2)
+    ap.add_argument("--variant", default="spk")
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--hidden", type=int, default=64)
+    ap.add_argument("--only", default="")
+    a = ap.parse_args()
+    {"probe": run_probe, "head": run_head, "final": run_final, "saved": run_saved, "linear": run_linear,
+     "saved_linear": run_saved_linear}[a.stage](a)
