@@ -171,13 +171,7 @@ impl FrontEnd {
                 .process_with_scratch(&mut self.fft_in, &mut self.spectrum, &mut self.scratch);
 
         for (band, out) in self.mel.iter().zip(self.logmel.iter_mut()) {
-            let bins = &self.spectrum[band.first_bin..band.first_bin + band.weights.len()];
-            let power: f64 = bins
-                .iter()
-                .zip(&band.weights)
-                .map(|(c, w)| c.norm_sqr() * w)
-                .sum();
-            *out = 10.0 * power.max(POWER_FLOOR).log10();
+            *out = 10.0 * band.power(&self.spectrum).max(POWER_FLOOR).log10();
         }
         for (dst, src) in frame.logmel.iter_mut().zip(&self.logmel) {
             *dst = *src as f32;
@@ -210,13 +204,7 @@ impl FrontEnd {
             &mut self.whisper_scratch,
         );
         for (band, out) in self.whisper_mel.iter().zip(self.frame.whisper.iter_mut()) {
-            let bins = &self.whisper_spectrum[band.first_bin..band.first_bin + band.weights.len()];
-            let power: f64 = bins
-                .iter()
-                .zip(&band.weights)
-                .map(|(c, w)| c.norm_sqr() * w)
-                .sum();
-            *out = power.max(POWER_FLOOR).log10() as f32;
+            *out = band.power(&self.whisper_spectrum).max(POWER_FLOOR).log10() as f32;
         }
     }
 }

@@ -17,6 +17,17 @@ pub struct MelBand {
     pub weights: Vec<f64>,
 }
 
+impl MelBand {
+    /// The band's power: its weights applied to the power of the spectrum's bins.
+    pub fn power(&self, spectrum: &[realfft::num_complex::Complex<f64>]) -> f64 {
+        spectrum[self.first_bin..self.first_bin + self.weights.len()]
+            .iter()
+            .zip(&self.weights)
+            .map(|(c, w)| c.norm_sqr() * w)
+            .sum()
+    }
+}
+
 /// Slaney-normalised triangular filters over the `N_BINS` power bins.
 pub fn mel_filterbank() -> Vec<MelBand> {
     sparse(sentio_speech::mel::triangles(
