@@ -112,6 +112,9 @@ impl Sentio {
                 device: p.emotion_device.value().into(),
                 hop_frames: (p.emotion_hop_ms.value() / 10).max(1) as usize,
                 calibration: p.calibration.read().ok().and_then(|c| c.clone()),
+                // `sentio adapt`'s correction is a CLI option for now; the plugin has no way to
+                // load one yet (issue 8).
+                adaptation: None,
             };
             Box::new(move || {
                 OnnxEmotionModel::load(&options).map(|m| Box::new(m) as Box<dyn EmotionModel>)

@@ -357,3 +357,79 @@ fn eval_prints_metrics_json_last_and_restricts_classes() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn adapt_learns_a_voice_from_class_folders_and_eval_applies_it() {
+    let dir = scratch("adapt");
+    let flat = dir.join("flat");
+    std::fs::create_dir_all(&flat).unwrap();
+    let clips = demo_clips(&flat);
+    let voice = dir.join("voice");
+    for (name, label) in &clips {
+        std::fs::create_dir_all(voice.join(label)).unwrap();
+        std::fs::copy(flat.join(name), voice.join(label).join(name)).unwrap();
+    }
+    let out_json = dir.join("me.json");
+    let out = sentio(&[
+        "adapt",
+        voice.to_str().unwrap(),
+        "--out",
+        out_json.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("learnt from 8 clips"), "{err}");
+    let a: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out_json).unwrap()).unwrap();
+    assert_eq!(a["clips"], serde_json::json!([1, 1, 1, 1, 1, 1, 1, 1]));
+    assert_eq!(a["bias"].as_array().unwrap().len(), 8);
+    // The shipped model publishes its head: the whole linear layer is adapted.
+    assert_eq!(a["weight"].as_array().unwrap().len() % 8, 0);
+    assert!(a["weight"].as_array().unwrap().len() > 8);
+    assert!(a["calibration"]["frames"].as_u64().unwrap() >= 300);
+
+    // On the clips it learnt from, the adapted model is right at least as often as the model.
+    let manifest = flat.join("all.csv");
+    let rows: String = clips.iter().map(|(p, l)| format!("{p},{l}\n")).collect();
+    std::fs::write(&manifest, format!("path,label\n{rows}")).unwrap();
+    let ua = |extra: &[&str]| {
+        let mut args = vec!["eval", "--manifest", manifest.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = sentio(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        let m: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        m["ua"].as_f64().unwrap()
+    };
+    let (before, after) = (ua(&[]), ua(&["--adaptation", out_json.to_str().unwrap()]));
+    println!("eval on the adaptation clips: UA {before:.3} → {after:.3}");
+    assert!(after > 0.99 && after >= before, "{before} → {after}");
+
+    // An adaptation for another model, a folder that is not a class, no clips: clear errors.
+    let mut other = a.clone();
+    other["model"] = serde_json::json!("some other model");
+    let other_json = dir.join("other.json");
+    std::fs::write(&other_json, other.to_string()).unwrap();
+    let out = sentio(&[
+        "eval",
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--adaptation",
+        other_json.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    one_error_line(&out, "run `sentio adapt` again");
+    std::fs::create_dir_all(voice.join("bored")).unwrap();
+    let out = sentio(&["adapt", voice.to_str().unwrap(), "--out", "/dev/null"]);
+    assert!(!out.status.success());
+    one_error_line(&out, "\"bored\" is not a class");
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(empty.join("happy")).unwrap();
+    let out = sentio(&["adapt", empty.to_str().unwrap(), "--out", "/dev/null"]);
+    assert!(!out.status.success());
+    one_error_line(&out, "no clips");
+}

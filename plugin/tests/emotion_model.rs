@@ -43,21 +43,73 @@ fn onnx_runtime_reproduces_pytorch_on_the_parity_fixture() {
 }
 
 #[test]
-fn live_push_gives_an_estimate_every_hop_of_speech() {
+fn the_embedding_output_matches_pytorch_and_a_speaker_moves_its_statistics() {
     let mut model = load(&acoustic().join("sentio-ser.onnx"));
-    let (hop, min_frames) = (25, model.sidecar().min_frames as u64);
+    assert!(
+        model.has_embedding(),
+        "the shipped model normalises its embedding per speaker"
+    );
+    let (_, input) = npy(&acoustic().join("parity_input.npy"));
+    let (_, want) = npy(&acoustic().join("parity_embedding.npy"));
+    model.infer(&input).unwrap();
+    let got = model.last_embedding();
+    assert_eq!(got.len(), want.len());
+    let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let err = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    println!("embedding ort vs PyTorch: max abs difference {err:.2e} (largest value {scale:.2})");
+    assert!(err <= 1e-4 * scale.max(1.0), "max abs difference {err}");
+
+    // Live, the speaker's statistics follow the embeddings heard: the same window classified
+    // before and after a few seconds of one voice differs (and stays a distribution).
+    let cold = model.infer(&input).unwrap();
+    let (mut fe, mut an) = (FrontEnd::new(), Analyzer::new());
+    let x = clip_samples();
+    let mut estimates = 0;
+    fe.push(&x, |f| {
+        let voiced = an.push(f).voice > 0.5;
+        estimates += model.push(f, voiced).unwrap().is_some() as usize;
+    });
+    assert!(estimates > 4);
+    let warm = model.infer(&input).unwrap();
+    let moved = cold
+        .iter()
+        .zip(&warm)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        moved > 1e-3,
+        "speaker statistics had no effect: {cold:?} vs {warm:?}"
+    );
+    assert!((warm.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    model.reset();
+    let again = model.infer(&input).unwrap();
+    assert!(cold.iter().zip(&again).all(|(a, b)| (a - b).abs() < 1e-6));
+}
+
+fn clip_samples() -> Vec<f32> {
     let bytes = std::fs::read(
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../models/frontend_reference/clips/ravdess_angry_a01.wav.samples.npy"),
     )
     .unwrap();
-    let x: Vec<f32> = npyz::NpyFile::new(&bytes[..])
+    npyz::NpyFile::new(&bytes[..])
         .unwrap()
         .into_vec::<f64>()
         .unwrap()
         .iter()
         .map(|&s| s as f32)
-        .collect();
+        .collect()
+}
+
+#[test]
+fn live_push_gives_an_estimate_every_hop_of_speech() {
+    let mut model = load(&acoustic().join("sentio-ser.onnx"));
+    let (hop, min_frames) = (25, model.sidecar().min_frames as u64);
+    let x = clip_samples();
     let mut fe = FrontEnd::new();
     let mut an = Analyzer::new();
     let mut estimates = Vec::new();

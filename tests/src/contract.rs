@@ -59,8 +59,8 @@ pub const ADDR_SPEECH: &str = "/sentio/speech";
 pub const CC_VOICE: u8 = 20;
 pub const CC_LEVEL: u8 = 21;
 pub const CC_PITCH: u8 = 22;
-/// Every controller of the README's table: prosody 20–22, then the emotion outputs 23–33.
-pub const CC_ALL: std::ops::RangeInclusive<u8> = 20..=33;
+/// Every controller of the README's table: prosody 20–22, then the emotion outputs 23–34.
+pub const CC_ALL: std::ops::RangeInclusive<u8> = 20..=34;
 
 /// Front-end framing at 16 kHz.
 pub const FRONTEND_RATE: u32 = 16_000;

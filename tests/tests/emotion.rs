@@ -56,7 +56,7 @@ fn emotion_reaches_osc_and_midi_while_speech_plays() {
             .all(|m| m.value().is_some_and(|x| (-1.0..=1.0).contains(&x))));
     }
     let ccs: std::collections::BTreeSet<u8> = res.midi.iter().map(|m| m.cc).collect();
-    for cc in 23..=33 {
+    for cc in 23..=34 {
         assert!(ccs.contains(&cc), "MIDI CC {cc} never sent; got {ccs:?}");
     }
 }

@@ -62,6 +62,8 @@ impl From<&Transcript> for TranscriptRow {
 #[derive(Serialize)]
 struct EmotionRow {
     dominant: &'static str,
+    /// The dominant class's calibrated probability (as OSC `/sentio/confidence`, MIDI CC 34).
+    confidence: f32,
     valence: f32,
     arousal: f32,
     probs: std::collections::BTreeMap<&'static str, f32>,
@@ -76,6 +78,7 @@ impl Row {
             pitch_hz: o.pitch_hz,
             emotion: o.emotion.filter(|_| updates > 0).map(|e| EmotionRow {
                 dominant: CLASSES[e.dominant],
+                confidence: e.probs[e.dominant],
                 valence: e.valence,
                 arousal: e.arousal,
                 probs: CLASSES.iter().copied().zip(e.probs).collect(),

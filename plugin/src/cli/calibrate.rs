@@ -1,5 +1,5 @@
-//! `sentio calibrate FILE --out calibration.json`: the speaker's feature statistics from a few
-//! seconds of their neutral speech, for `--calibration` (the plugin records the same thing live
+//! `sentio calibrate FILE --out calibration.json`: the speaker's statistics (the model's embedding
+//! statistics, or its input frames' for older models) from a recording of their speech, for `--calibration` (the plugin records the same thing live
 //! with its "Calibrate To My Voice" switch).
 
 use std::path::PathBuf;
@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use super::features::extract;
 use super::ModelArgs;
 use crate::analysis::Analyzer;
-use crate::emotion::normalize::Calibration;
+use crate::emotion::EmotionModel;
 
 #[derive(clap::Args)]
 pub struct CalibrateArgs {
@@ -22,15 +22,21 @@ pub struct CalibrateArgs {
 }
 
 pub fn run(args: &CalibrateArgs) -> Result<()> {
-    let model = args.model.load()?;
+    let mut model = args.model.load()?;
     let frames = extract(&args.file)?;
     let mut analyzer = Analyzer::new();
-    let voiced: Vec<Vec<f32>> = frames
-        .iter()
-        .filter(|f| analyzer.push(f).voice > 0.5)
-        .map(|f| model.columns(f))
-        .collect();
-    let c = Calibration::from_rows(&voiced)
+    // The plugin's own path: a take recorded while the file plays through the model.
+    model.record_calibration(true);
+    for f in &frames {
+        let voiced = analyzer.push(f).voice > 0.5;
+        model
+            .push(f, voiced)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| args.file.display().to_string())?;
+    }
+    let c = model
+        .record_calibration(false)
+        .unwrap_or_else(|| Err("no calibration take was recorded".into()))
         .map_err(anyhow::Error::msg)
         .with_context(|| args.file.display().to_string())?;
     std::fs::write(&args.out, serde_json::to_string_pretty(&c)?)

@@ -15,6 +15,7 @@ use super::features::extract;
 use super::ModelArgs;
 use crate::analysis::Analyzer;
 use crate::emotion::normalize::Calibration;
+use crate::emotion::onnx_model::OnnxEmotionModel;
 use crate::emotion::{CLASSES, N_CLASSES};
 
 #[derive(clap::Args)]
@@ -26,18 +27,24 @@ pub struct EvalArgs {
     /// Decide among all 8 classes even when the manifest uses fewer.
     #[arg(long)]
     pub all_classes: bool,
-    /// Feature statistics: per speaker (needs a `speaker` column), per file, or the model's
-    /// global ones. `auto`: speaker when the column exists, else global.
+    /// Statistics: per speaker (needs a `speaker` column), per session (the whole manifest as one
+    /// unknown speaker: what the plugin's running estimate adapts to when it hears these files in
+    /// a row), per file, or the model's global ones (a cold start for every file). `auto`:
+    /// speaker when the column exists, else global. Per speaker or session, a model that
+    /// normalises its embedding gets the group's embedding statistics over all its windows (a
+    /// first pass); per file normalises only input frames (one file is too little for an
+    /// embedding's).
     #[arg(long, value_enum, default_value_t = Normalize::Auto)]
     pub normalize: Normalize,
     #[command(flatten)]
     pub model: ModelArgs,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Normalize {
     Auto,
     Speaker,
+    Session,
     File,
     Global,
 }
@@ -181,9 +188,24 @@ pub fn metrics(classes: &[usize], pairs: &[(usize, usize)]) -> Metrics {
     }
 }
 
-struct Clip {
-    rows: Vec<Vec<f32>>,
-    voiced: Vec<bool>,
+/// A file as the model reads it: its frames' columns and the plugin's voice activity.
+pub(crate) struct Clip {
+    pub rows: Vec<Vec<f32>>,
+    pub voiced: Vec<bool>,
+}
+
+impl Clip {
+    pub fn load(model: &OnnxEmotionModel, path: &Path) -> Result<Self> {
+        let frames = extract(path)?;
+        let mut analyzer = Analyzer::new();
+        Ok(Clip {
+            voiced: frames
+                .iter()
+                .map(|f| analyzer.push(f).voice > 0.5)
+                .collect(),
+            rows: frames.iter().map(|f| model.columns(f)).collect(),
+        })
+    }
 }
 
 pub fn run(args: &EvalArgs) -> Result<()> {
@@ -199,21 +221,25 @@ pub fn run(args: &EvalArgs) -> Result<()> {
 
     let mut clips = Vec::with_capacity(items.len());
     for item in &items {
-        let frames = extract(&item.path)
-            .with_context(|| format!("{} row {}", args.manifest.display(), item.row))?;
-        let mut analyzer = Analyzer::new();
-        clips.push(Clip {
-            voiced: frames
-                .iter()
-                .map(|f| analyzer.push(f).voice > 0.5)
-                .collect(),
-            rows: frames.iter().map(|f| model.columns(f)).collect(),
-        });
+        clips.push(
+            Clip::load(&model, &item.path)
+                .with_context(|| format!("{} row {}", args.manifest.display(), item.row))?,
+        );
     }
-    // Speaker statistics over each speaker's voiced frames across the manifest.
-    let mut speaker_stats: BTreeMap<&str, Calibration> = BTreeMap::new();
-    if normalize == Normalize::Speaker {
-        let mut by_speaker: BTreeMap<&str, Vec<Vec<f32>>> = BTreeMap::new();
+    // The group whose statistics normalise a file: its speaker, or the whole manifest.
+    let grouped = matches!(normalize, Normalize::Speaker | Normalize::Session);
+    let group = |item: &Item| -> String {
+        match normalize {
+            Normalize::Speaker => item.speaker.clone().unwrap_or_default(),
+            _ => String::new(),
+        }
+    };
+    // Statistics over each group's voiced frames across the manifest (for models that normalise
+    // their input frames per speaker; the others always read them globally normalised).
+    let frames_per_speaker = model.sidecar().normalization.mode == "speaker";
+    let mut speaker_stats: BTreeMap<String, Calibration> = BTreeMap::new();
+    if grouped && frames_per_speaker {
+        let mut by_speaker: BTreeMap<String, Vec<Vec<f32>>> = BTreeMap::new();
         for (item, clip) in items.iter().zip(&clips) {
             let voiced = clip
                 .rows
@@ -221,15 +247,33 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                 .zip(&clip.voiced)
                 .filter(|(_, v)| **v)
                 .map(|(r, _)| r.clone());
-            by_speaker
-                .entry(item.speaker.as_deref().unwrap_or(""))
-                .or_default()
-                .extend(voiced);
+            by_speaker.entry(group(item)).or_default().extend(voiced);
         }
         for (spk, rows) in by_speaker {
             if !rows.is_empty() {
                 speaker_stats.insert(spk, Calibration::estimate(&rows));
             }
+        }
+    }
+
+    // Models that normalise their embedding: a first pass gives every window's embedding, and
+    // each speaker's statistics over them (as training computed them) serve the second.
+    let mut speaker_embedding: BTreeMap<String, Calibration> = BTreeMap::new();
+    if grouped && model.has_embedding() {
+        let mut by_speaker: BTreeMap<String, Vec<Vec<f32>>> = BTreeMap::new();
+        for (item, clip) in items.iter().zip(&clips) {
+            let spk = group(item);
+            let windows = model
+                .clip_windows(&clip.rows, &clip.voiced, speaker_stats.get(&spk), None)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("{} row {}", args.manifest.display(), item.row))?;
+            by_speaker
+                .entry(spk)
+                .or_default()
+                .extend(windows.into_iter().map(|(_, e)| e));
+        }
+        for (spk, rows) in by_speaker {
+            speaker_embedding.insert(spk, Calibration::estimate(&rows));
         }
     }
 
@@ -244,8 +288,8 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     for (item, clip) in items.iter().zip(&clips) {
         let file_stats;
         let stats = match normalize {
-            Normalize::Speaker => speaker_stats.get(item.speaker.as_deref().unwrap_or("")),
-            Normalize::File => {
+            Normalize::Speaker | Normalize::Session => speaker_stats.get(&group(item)),
+            Normalize::File if frames_per_speaker => {
                 let voiced: Vec<Vec<f32>> = clip
                     .rows
                     .iter()
@@ -262,8 +306,9 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             }
             _ => None,
         };
+        let embedding_stats = speaker_embedding.get(&group(item));
         let probs = model
-            .classify_clip(&clip.rows, &clip.voiced, stats)
+            .classify_clip(&clip.rows, &clip.voiced, stats, embedding_stats)
             .map_err(anyhow::Error::msg)
             .with_context(|| {
                 format!(
@@ -281,9 +326,10 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     }
     let m = metrics(&classes, &pairs);
     eprintln!(
-        "{} files, {} classes: UA {:.1} %, WA {:.1} %, macro-F1 {:.3}",
+        "{} files, {} classes, {} statistics: UA {:.1} %, WA {:.1} %, macro-F1 {:.3}",
         m.n,
         m.classes.len(),
+        format!("{normalize:?}").to_lowercase(),
         m.ua * 100.0,
         m.wa * 100.0,
         m.macro_f1

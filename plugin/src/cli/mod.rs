@@ -1,5 +1,6 @@
 //! The `sentio` command-line tool.
 
+mod adapt;
 mod analyze;
 mod calibrate;
 pub mod decode;
@@ -42,6 +43,8 @@ enum Command {
     EvalText(eval_text::EvalTextArgs),
     /// Measure a speaker's neutral voice for speaker normalisation (see --calibration).
     Calibrate(calibrate::CalibrateArgs),
+    /// Learn one person's voice from a few labelled clips (folders named after the classes).
+    Adapt(adapt::AdaptArgs),
     /// Write the front end's features of audio files as .npy arrays (for model training).
     Features(features::FeaturesArgs),
     /// Transcribe speech (Silero VAD → Whisper) with the text emotion of each utterance.
@@ -155,6 +158,10 @@ pub struct ModelArgs {
     /// A calibration made by `sentio calibrate` (the speaker's neutral voice).
     #[arg(long, value_name = "FILE")]
     pub calibration: Option<PathBuf>,
+    /// A per-user correction made by `sentio adapt` (its calibration serves when --calibration
+    /// is not given).
+    #[arg(long, value_name = "FILE")]
+    pub adaptation: Option<PathBuf>,
 }
 
 impl ModelArgs {
@@ -170,10 +177,22 @@ impl ModelArgs {
             }
             None => None,
         };
+        let adaptation = match &self.adaptation {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read adaptation {}", path.display()))?;
+                Some(
+                    serde_json::from_str(&text)
+                        .with_context(|| format!("invalid adaptation file {}", path.display()))?,
+                )
+            }
+            None => None,
+        };
         Ok(ModelOptions {
             device: self.device,
             hop_frames: (self.hop_ms / 10).max(1) as usize,
             calibration,
+            adaptation,
         })
     }
 
@@ -219,6 +238,7 @@ pub fn main() -> i32 {
         Command::Features(args) => features::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Calibrate(args) => calibrate::run(&args),
+        Command::Adapt(args) => adapt::run(&args),
         Command::EvalText(args) => eval_text::run(&args),
         Command::Transcribe(args) => transcribe::run(&args),
         Command::OscMap(args) => osc_map::run(&args),

@@ -4,6 +4,7 @@
 //! A model sees every feature frame on the analysis worker (never the audio thread), keeps its own
 //! sliding window and hop, and may block while it infers (ONNX Runtime on CPU or CUDA).
 
+pub mod adaptation;
 pub mod circumplex;
 pub mod fusion;
 pub mod normalize;
@@ -11,6 +12,7 @@ pub mod onnx_model;
 pub mod runtime;
 pub mod sidecar;
 pub mod smoothing;
+pub mod speaker_embedding;
 
 use crate::dsp::FeatureFrame;
 use normalize::Calibration;

@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 use ort::session::Session;
 use ort::value::TensorRef;
 
+use super::adaptation::Adaptation;
 use super::normalize::{Calibration, SpeakerNormalizer};
 use super::runtime::{find_model, session_builder, Device};
 use super::sidecar::Sidecar;
+use super::speaker_embedding::{EmbeddingNormalizer, RunningStats};
 use super::{EmotionEstimate, EmotionModel, ExecutionBackend, N_CLASSES};
 use crate::dsp::FeatureFrame;
 
@@ -21,6 +23,9 @@ pub struct ModelOptions {
     /// Frames between inferences (10 ms each).
     pub hop_frames: usize,
     pub calibration: Option<Calibration>,
+    /// A per-user correction from `sentio adapt` (its calibration serves when `calibration` is
+    /// `None`).
+    pub adaptation: Option<Adaptation>,
 }
 
 impl Default for ModelOptions {
@@ -29,6 +34,7 @@ impl Default for ModelOptions {
             device: Device::Auto,
             hop_frames: 25,
             calibration: None,
+            adaptation: None,
         }
     }
 }
@@ -49,6 +55,18 @@ pub struct OnnxEmotionModel {
     backend: ExecutionBackend,
     /// Voiced rows collected while the user records a calibration.
     recording: Option<Vec<Vec<f32>>>,
+    /// The speaker's embedding statistics, for models that normalise their embedding.
+    embedding: Option<EmbeddingNormalizer>,
+    /// The last inference's embedding (empty for models without one).
+    last_embedding: Vec<f32>,
+    /// Voiced frames since the last classified window: what the next one adds to the estimate.
+    voiced_since_infer: usize,
+    /// A calibration take of an embedding model: its windows' statistics.
+    recording_embedding: Option<RunningStats>,
+    /// The user's learnt correction, applied to every output.
+    adaptation: Option<Adaptation>,
+    /// What the linear layer read in the last inference (for the adaptation).
+    head_input: Vec<f32>,
     note: String,
     name: String,
 }
@@ -76,8 +94,35 @@ impl OnnxEmotionModel {
             sidecar.normalization.global_std.clone(),
             sidecar.normalization.mode == "speaker",
         );
-        normalizer.set_calibration(options.calibration.clone())?;
+        let mut embedding = sidecar.embedding.as_ref().map(EmbeddingNormalizer::new);
+        if let Some(a) = &options.adaptation {
+            a.check(&sidecar.fingerprint())?;
+            let head = sidecar.embedding.as_ref().map_or(0, |e| e.head_mean.len());
+            if !a.weight.is_empty() && a.weight.len() != head * N_CLASSES {
+                return Err(
+                    "the adaptation's layer does not fit this model: run `sentio adapt` again"
+                        .into(),
+                );
+            }
+        }
+        let calibration = options.calibration.clone().or_else(|| {
+            options
+                .adaptation
+                .as_ref()
+                .and_then(|a| a.calibration.clone())
+        });
+        // The calibration belongs to the embedding for models that have one, else to the frames.
+        match &mut embedding {
+            Some(e) => e.set_calibration(calibration)?,
+            None => normalizer.set_calibration(calibration)?,
+        }
         Ok(Self {
+            adaptation: options.adaptation.clone(),
+            head_input: Vec::with_capacity(embedding.as_ref().map_or(0, |e| e.dims())),
+            last_embedding: Vec::with_capacity(embedding.as_ref().map_or(0, |e| e.dims())),
+            embedding,
+            voiced_since_infer: 0,
+            recording_embedding: None,
             ring: vec![0.0; sidecar.window_frames * width],
             voiced: vec![false; sidecar.window_frames],
             input: Vec::with_capacity(sidecar.window_frames * width),
@@ -102,16 +147,66 @@ impl OnnxEmotionModel {
         &self.sidecar
     }
 
-    /// Probabilities for already-normalised rows (`frames × width`, row-major).
+    /// Probabilities for already-normalised rows (`frames × width`, row-major), with the
+    /// current speaker embedding statistics (the global ones until a speaker has been heard).
     pub fn infer(&mut self, rows: &[f32]) -> Result<[f32; N_CLASSES], String> {
+        let stats = self.embedding.take();
+        let result = self.infer_with(rows, stats.as_ref().map(|e| e.current()));
+        self.embedding = stats;
+        result
+    }
+
+    /// The embedding of the last inference (empty for models without one).
+    pub fn last_embedding(&self) -> &[f32] {
+        &self.last_embedding
+    }
+
+    /// The embedding statistics the model applies now (the running estimate or calibration mixed
+    /// with the global prior), as a calibration; `None` for models without an embedding.
+    pub fn embedding_stats(&self) -> Option<Calibration> {
+        self.embedding.as_ref().map(|e| {
+            let (mean, std) = e.current();
+            Calibration {
+                mean: mean.to_vec(),
+                std: std.to_vec(),
+                frames: (e.speaker_seconds() * 100.0) as usize,
+            }
+        })
+    }
+
+    /// Whether the model normalises its embedding with the speaker's statistics.
+    pub fn has_embedding(&self) -> bool {
+        self.embedding.is_some()
+    }
+
+    /// [`Self::infer`] with the given embedding statistics `(mean, std)` (embedding models).
+    pub fn infer_with(
+        &mut self,
+        rows: &[f32],
+        embedding_stats: Option<(&[f32], &[f32])>,
+    ) -> Result<[f32; N_CLASSES], String> {
         let width = self.sidecar.width();
         let frames = rows.len() / width;
         let tensor = TensorRef::from_array_view(([1usize, frames, width], rows))
             .map_err(|e| format!("model input: {e}"))?;
-        let outputs = self
-            .session
-            .run(ort::inputs![self.sidecar.input.as_str() => tensor])
-            .map_err(|e| format!("model inference: {e}"))?;
+        let outputs = match (&self.sidecar.embedding, embedding_stats) {
+            (Some(spec), Some((mean, std))) => {
+                let m = TensorRef::from_array_view(([mean.len()], mean))
+                    .map_err(|e| format!("model input: {e}"))?;
+                let s = TensorRef::from_array_view(([std.len()], std))
+                    .map_err(|e| format!("model input: {e}"))?;
+                self.session.run(ort::inputs![
+                    self.sidecar.input.as_str() => tensor,
+                    spec.mean_input.as_str() => m,
+                    spec.std_input.as_str() => s,
+                ])
+            }
+            (Some(_), None) => return Err("embedding statistics missing".into()),
+            (None, _) => self
+                .session
+                .run(ort::inputs![self.sidecar.input.as_str() => tensor]),
+        }
+        .map_err(|e| format!("model inference: {e}"))?;
         let (_, probs) = outputs[self.sidecar.output.as_str()]
             .try_extract_tensor::<f32>()
             .map_err(|e| format!("model output: {e}"))?;
@@ -120,7 +215,24 @@ impl OnnxEmotionModel {
                 "model output is not {N_CLASSES} finite probabilities"
             ));
         }
-        Ok(std::array::from_fn(|i| probs[i]))
+        let mut probs = std::array::from_fn(|i| probs[i]);
+        if let Some(spec) = &self.sidecar.embedding {
+            let (_, e) = outputs[spec.output.as_str()]
+                .try_extract_tensor::<f32>()
+                .map_err(|e| format!("model output: {e}"))?;
+            self.last_embedding.clear();
+            self.last_embedding.extend_from_slice(e);
+        }
+        if let Some(a) = &self.adaptation {
+            match (&self.sidecar.embedding, embedding_stats) {
+                (Some(spec), Some((mean, std))) if !a.weight.is_empty() => {
+                    spec.head_input(&self.last_embedding, mean, std, &mut self.head_input);
+                    a.apply(&mut probs, &self.head_input);
+                }
+                _ => a.apply(&mut probs, &[]),
+            }
+        }
+        Ok(probs)
     }
 
     /// The model's columns of one frame.
@@ -130,15 +242,38 @@ impl OnnxEmotionModel {
     }
 
     /// File-level decision: windows of `window_frames` every `hop` frames over the clip, each
-    /// normalised with `stats` (the speaker's statistics; `None`: the shipped global ones) and
-    /// classified when at least 20 % of it is voiced, as live; the clip's probabilities are the
-    /// mean over those windows. A clip with no such window is classified whole.
+    /// normalised with `stats` (the speaker's feature statistics; `None`: the shipped global
+    /// ones) and classified when at least 20 % of it is voiced, as live; the clip's probabilities
+    /// are the mean over those windows. A clip with no such window is classified whole. Embedding
+    /// models normalise their embedding with `embedding_stats` (`None`: the model's own, i.e. its
+    /// calibration mixed with the global prior, or the global statistics when it has none).
     pub fn classify_clip(
         &mut self,
         rows: &[Vec<f32>],
         voiced: &[bool],
         stats: Option<&Calibration>,
+        embedding_stats: Option<&Calibration>,
     ) -> Result<[f32; N_CLASSES], String> {
+        let windows = self.clip_windows(rows, voiced, stats, embedding_stats)?;
+        let mut sum = [0.0f32; N_CLASSES];
+        for (p, _) in &windows {
+            for (s, p) in sum.iter_mut().zip(p) {
+                *s += p;
+            }
+        }
+        Ok(sum.map(|s| s / windows.len() as f32))
+    }
+
+    /// The classified windows of a clip (as [`Self::classify_clip`]): each one's probabilities and
+    /// embedding (empty for models without one) — `sentio eval` derives a speaker's embedding
+    /// statistics from them.
+    pub fn clip_windows(
+        &mut self,
+        rows: &[Vec<f32>],
+        voiced: &[bool],
+        stats: Option<&Calibration>,
+        embedding_stats: Option<&Calibration>,
+    ) -> Result<Vec<([f32; N_CLASSES], Vec<f32>)>, String> {
         if rows.is_empty() {
             return Err("no frames (shorter than 25 ms)".into());
         }
@@ -154,31 +289,34 @@ impl OnnxEmotionModel {
             .iter()
             .flat_map(|r| r.iter().zip(&mean).zip(&std).map(|((x, m), s)| (x - m) / s))
             .collect();
+        let emb = match (embedding_stats, &self.embedding) {
+            (Some(c), Some(_)) => Some((c.mean.clone(), c.std.clone())),
+            (None, Some(e)) => Some((e.current().0.to_vec(), e.current().1.to_vec())),
+            (_, None) => None,
+        };
+        let emb = emb.as_ref().map(|(m, s)| (&m[..], &s[..]));
         let win = self.sidecar.window_frames.min(rows.len());
         let hop = self.hop_frames;
-        let mut sum = [0.0f32; N_CLASSES];
-        let mut windows = 0;
+        let mut windows = Vec::new();
         let mut start = 0;
         loop {
             let end = start + win;
             let voiced_share =
                 voiced[start..end].iter().filter(|v| **v).count() as f32 / win as f32;
             if voiced_share >= MIN_VOICED_SHARE {
-                let p = self.infer(&normalised[start * width..end * width])?;
-                for (s, p) in sum.iter_mut().zip(p) {
-                    *s += p;
-                }
-                windows += 1;
+                let p = self.infer_with(&normalised[start * width..end * width], emb)?;
+                windows.push((p, self.last_embedding.clone()));
             }
             if end >= rows.len() {
                 break;
             }
             start = (start + hop).min(rows.len() - win);
         }
-        if windows == 0 {
-            return self.infer(&normalised);
+        if windows.is_empty() {
+            let p = self.infer_with(&normalised, emb)?;
+            windows.push((p, self.last_embedding.clone()));
         }
-        Ok(sum.map(|s| s / windows as f32))
+        Ok(windows)
     }
 
     fn window_rows(&mut self) -> usize {
@@ -223,6 +361,7 @@ impl EmotionModel for OnnxEmotionModel {
         let row = self.columns(frame);
         let row = &row[..];
         self.normalizer.observe(row, voiced);
+        self.voiced_since_infer += voiced as usize;
         if let (Some(rec), true) = (self.recording.as_mut(), voiced) {
             rec.push(row.to_vec());
         }
@@ -244,9 +383,19 @@ impl EmotionModel for OnnxEmotionModel {
         let rows = std::mem::take(&mut self.input);
         let result = self.infer(&rows);
         self.input = rows;
+        let probs = result?;
+        // The window's embedding teaches the speaker's statistics what its new speech brought.
+        let seconds = self.voiced_since_infer as f64 / 100.0;
+        self.voiced_since_infer = 0;
+        if let Some(e) = &mut self.embedding {
+            e.observe(&self.last_embedding, seconds);
+        }
+        if let Some(take) = &mut self.recording_embedding {
+            take.observe(&self.last_embedding, seconds, f64::INFINITY);
+        }
         Ok(Some(EmotionEstimate {
             frame_index: frame.index,
-            probs: result?,
+            probs,
         }))
     }
 
@@ -254,15 +403,23 @@ impl EmotionModel for OnnxEmotionModel {
         match (on, self.recording.is_some()) {
             (true, false) => {
                 self.recording = Some(Vec::new());
+                if let Some(e) = &self.embedding {
+                    self.recording_embedding = Some(RunningStats::new(e.dims()));
+                }
                 None
             }
             (false, true) => {
                 let rows = self.recording.take().unwrap_or_default();
-                let result = Calibration::from_rows(&rows);
-                if let Ok(c) = &result {
-                    // Cannot fail: the rows have the model's width.
-                    let _ = self.normalizer.set_calibration(Some(c.clone()));
-                }
+                let take = self.recording_embedding.take();
+                let result = match (&mut self.embedding, take) {
+                    (Some(e), Some(take)) => take.to_calibration(rows.len()).inspect(|c| {
+                        // Cannot fail: the take has the model's width.
+                        let _ = e.set_calibration(Some(c.clone()));
+                    }),
+                    _ => Calibration::from_rows(&rows).inspect(|c| {
+                        let _ = self.normalizer.set_calibration(Some(c.clone()));
+                    }),
+                };
                 Some(result)
             }
             _ => None,
@@ -270,7 +427,10 @@ impl EmotionModel for OnnxEmotionModel {
     }
 
     fn set_calibration(&mut self, c: Option<Calibration>) -> Result<(), String> {
-        self.normalizer.set_calibration(c)
+        match &mut self.embedding {
+            Some(e) => e.set_calibration(c),
+            None => self.normalizer.set_calibration(c),
+        }
     }
 
     fn calibration_seconds(&self) -> Option<f32> {
@@ -282,6 +442,10 @@ impl EmotionModel for OnnxEmotionModel {
         self.filled = 0;
         self.next = 0;
         self.since_hop = 0;
+        self.voiced_since_infer = 0;
         self.normalizer.reset();
+        if let Some(e) = &mut self.embedding {
+            e.reset();
+        }
     }
 }

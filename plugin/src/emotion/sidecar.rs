@@ -19,6 +19,51 @@ pub struct Sidecar {
     pub normalization: Normalization,
     #[serde(default)]
     pub parameters: Option<u64>,
+    /// What the model is (free text, from the export).
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Per-speaker normalisation of the model's pooled embedding, inside the graph (absent: none).
+    #[serde(default)]
+    pub embedding: Option<EmbeddingNormalization>,
+}
+
+/// The graph takes the speaker's embedding statistics as two extra inputs and returns the
+/// embedding they apply to, so the runtime can estimate them from the speaker's own windows.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EmbeddingNormalization {
+    /// Graph inputs: the speaker's embedding mean and standard deviation, `[dims]` each.
+    pub mean_input: String,
+    pub std_input: String,
+    /// Graph output: the window's pooled embedding, `[1, dims]`.
+    pub output: String,
+    /// Statistics over all training windows: the cold start, before a speaker has been heard.
+    pub global_mean: Vec<f32>,
+    pub global_std: Vec<f32>,
+    /// Seconds of the global statistics blended into a speaker's estimate (shrinkage).
+    pub prior_seconds: f32,
+    /// Seconds of speech the running estimate remembers.
+    pub memory_seconds: f32,
+    /// The training set's statistics of the speaker-normalised embedding, which standardise it
+    /// for the linear layer (inside the graph); `sentio adapt` fine-tunes that layer on them.
+    #[serde(default)]
+    pub head_mean: Vec<f32>,
+    #[serde(default)]
+    pub head_std: Vec<f32>,
+}
+
+impl EmbeddingNormalization {
+    /// What the graph's linear layer reads for `embedding` normalised with the speaker's
+    /// `(mean, std)`, written to `out` (no allocation once `out` has the capacity).
+    pub fn head_input(&self, embedding: &[f32], mean: &[f32], std: &[f32], out: &mut Vec<f32>) {
+        out.clear();
+        out.extend(
+            embedding
+                .iter()
+                .zip(mean.iter().zip(std))
+                .zip(self.head_mean.iter().zip(&self.head_std))
+                .map(|((e, (m, s)), (hm, hs))| ((e - m) / s - hm) / hs),
+        );
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -30,6 +75,25 @@ pub struct Normalization {
 }
 
 impl Sidecar {
+    /// Names this trained model (description, size and a checksum of its statistics): a
+    /// per-user adaptation is only valid for the model it was fitted on.
+    pub fn fingerprint(&self) -> String {
+        let stats: f64 = match &self.embedding {
+            Some(e) => e.global_mean.iter().map(|&v| v as f64).sum(),
+            None => self
+                .normalization
+                .global_mean
+                .iter()
+                .map(|&v| v as f64)
+                .sum(),
+        };
+        format!(
+            "{} | {} parameters | {stats:.6}",
+            self.model.as_deref().unwrap_or("unnamed model"),
+            self.parameters.unwrap_or(0)
+        )
+    }
+
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read model description {}: {e}", path.display()))?;
@@ -74,6 +138,29 @@ impl Sidecar {
                 "unknown normalisation mode {:?}",
                 self.normalization.mode
             ));
+        }
+        if let Some(e) = &self.embedding {
+            if e.global_mean.is_empty() || e.global_mean.len() != e.global_std.len() {
+                return Err("embedding statistics must have the same, non-zero length".into());
+            }
+            if e.global_std.iter().any(|s| !s.is_finite() || *s <= 0.0)
+                || e.global_mean.iter().any(|m| !m.is_finite())
+            {
+                return Err("embedding statistics must be finite, deviations positive".into());
+            }
+            if !(e.prior_seconds >= 0.0 && e.memory_seconds > 0.0) {
+                return Err("embedding prior_seconds must be >= 0 and memory_seconds > 0".into());
+            }
+            if !e.head_mean.is_empty()
+                && (e.head_mean.len() != e.global_mean.len()
+                    || e.head_std.len() != e.global_mean.len()
+                    || e.head_std.iter().any(|s| !s.is_finite() || *s <= 0.0))
+            {
+                return Err(
+                    "embedding head statistics must match the embedding, deviations positive"
+                        .into(),
+                );
+            }
         }
         if self.window_frames == 0 || self.min_frames == 0 || self.min_frames > self.window_frames {
             return Err(

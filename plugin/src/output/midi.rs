@@ -6,7 +6,7 @@ use crate::state::Outputs;
 
 /// The controller table (documented in the README). Emotion controllers are sent once a model
 /// runs.
-pub const CC_TABLE: [(u8, &str, &str); 14] = [
+pub const CC_TABLE: [(u8, &str, &str); 15] = [
     (20, "voice", "voice activity 0..1 → 0..127"),
     (21, "level", "level -60..0 dBFS → 0..127"),
     (
@@ -28,6 +28,11 @@ pub const CC_TABLE: [(u8, &str, &str); 14] = [
         33,
         "dominant",
         "class index 0..7 in the order above (neutral = 0)",
+    ),
+    (
+        34,
+        "confidence",
+        "the dominant class's calibrated probability 0..1 → 0..127",
     ),
 ];
 
@@ -66,6 +71,7 @@ pub fn cc_values(out: &Outputs) -> [Option<u8>; CC_TABLE.len()] {
         v[11] = Some(bipolar_to_7bit(e.valence));
         v[12] = Some(bipolar_to_7bit(e.arousal));
         v[13] = Some(e.dominant as u8);
+        v[14] = Some(unit_to_7bit(e.probs[e.dominant.min(e.probs.len() - 1)]));
     }
     v
 }
@@ -163,7 +169,7 @@ mod tests {
                 Some(0)
             ]
         );
-        assert_eq!(v[11..], [Some(0), Some(64), Some(5)]);
+        assert_eq!(v[11..], [Some(0), Some(64), Some(5), Some(127)]);
     }
 
     #[test]
