@@ -56,6 +56,7 @@ def main():
     ap.add_argument("--out", default="/tmp/v4-cache")
     ap.add_argument("--blocks", default="1,2,3", help="blocks whose frame sequences are kept")
     ap.add_argument("--max-block", type=int, default=4, help="run the encoder up to this block")
+    ap.add_argument("--variants", default="raw,spk", help="inputs to cache: raw and/or spk")
     ap.add_argument("--global-meta", default="", help="take the global statistics from this meta.json (noisy copies)")
     a = ap.parse_args()
     seq_blocks = tuple(int(b) for b in a.blocks.split(",") if b)
@@ -87,7 +88,7 @@ def main():
     n_win = len(meta["clip"])
     print(f"{len(keep)} clips, {n_win} windows", flush=True)
     t0 = time.time()
-    for variant in ("raw", "spk"):
+    for variant in a.variants.split(","):
         pooled = np.zeros((n_win, 4, 768), np.float32)
         seqs = {b: np.zeros((n_win, WIN // 2, 384), np.float16) for b in seq_blocks}
         lens = np.zeros(n_win, np.int32)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Temperature scaling on out-of-fold windows (the head run's LOCO and RAVDESS-CV test sides).
 
-    python3 models/acoustic/v4/calibrate.py /tmp/head_spk_block2_h0_e8_oof.npy
+    python3 models/acoustic/v4/calibrate.py /tmp/head_spk_block2_h0_e8_oof.npy [OUT.json]
 
 One temperature T (probabilities ∝ p^(1/T), i.e. logits / T) fitted by NLL; expected calibration
 error over 15 confidence bins of the window-level top probability. Fitted on one side and
@@ -78,7 +78,8 @@ def main():
     out["shipped"] = {"temperature": t, "ece_before": ece(scaled(both[0], 1.0), both[1]),
                       "ece_after": ece(scaled(both[0], t), both[1])}
     print(json.dumps(out, indent=1))
-    with open(os.path.join(HERE, "results", "calibration.json"), "w") as f:
+    name = sys.argv[2] if len(sys.argv) > 2 else "calibration.json"
+    with open(os.path.join(HERE, "results", name), "w") as f:
         json.dump(out, f, indent=1)
 
 

@@ -4,7 +4,7 @@
     python3 models/acoustic/v4/export.py --ckpt /tmp/v4_final.pt --temperature T
 
 Writes models/acoustic/sentio-ser.{onnx,json}, parity_input.npy / parity_probs.npy and
-results/v4_export.json. The frozen Whisper weights are stored as float16 (they are float16 in the
+results/v4_export.json (v5_export.json for embedding-normalising models). The frozen Whisper weights are stored as float16 (they are float16 in the
 CTranslate2 file, so nothing is lost: fp16_storage.py checks every one round-trips exactly).
 """
 import argparse
@@ -20,7 +20,7 @@ import torch
 
 import data as D
 from encoder import WhisperStem
-from model import Head, SerV4, StatsHead
+from model import Head, SerSpeakerEmbedding, SerV4, StatsHead
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ACOUSTIC = os.path.dirname(HERE)
@@ -37,6 +37,8 @@ def main():
     ap.add_argument("--feat", default="/tmp/rust-feat")
     ap.add_argument("--out", default=ACOUSTIC, help="folder for sentio-ser.{onnx,json} and the fixtures")
     ap.add_argument("--block", type=int, default=2, help="for per-split checkpoints without a config")
+    ap.add_argument("--prior-seconds", type=float, default=10.0, help="embedding models: shrinkage prior (speaker_time.py)")
+    ap.add_argument("--memory-seconds", type=float, default=300.0, help="embedding models: running estimate's memory")
     a = ap.parse_args()
     torch.set_num_threads(1)
     ck = torch.load(a.ckpt, weights_only=False)
@@ -53,24 +55,43 @@ def main():
         head = Head(hidden=cfg["hidden"])
         head.load_state_dict(ck["head"])
     g_mean, g_std = np.array(meta["global_mean"]), np.array(meta["global_std"])
-    model = SerV4(stem, head, g_mean, g_std, a.temperature, blocks=blocks if "lin" in ck else None).eval()
+    emb = ck.get("embedding_global")
+    mel_speaker = not cfg.get("variant", "spk").startswith("emb") or cfg["variant"] == "embspk"
+    if emb is not None:
+        model = SerSpeakerEmbedding(stem, lin, ck["mu"], ck["sd"], g_mean, g_std, a.temperature, blocks).eval()
+        e_mean, e_std = (torch.tensor(v, dtype=torch.float32) for v in emb)
+    else:
+        model = SerV4(stem, head, g_mean, g_std, a.temperature, blocks=blocks if "lin" in ck else None).eval()
+
+    def run(m, x):
+        with torch.no_grad():
+            return m(x)[0] if emb is None else m(x, e_mean, e_std)[0]
 
     # Parity input: actor 01, angry, strong; 250 frames from 25 before the first voiced frame,
     # z-normalised with actor 01's statistics (as `sentio eval` and the plugin do).
     clip = next(c for c in D.clips() if c.stem == PARITY_CLIP)
     x, vo = D.load(a.feat, clip)
     s = max(0, int(np.argmax(vo)) - 25)
-    m, sd = (np.array(v) for v in meta["speaker_stats"][clip.speaker])
+    m, sd = (np.array(v) for v in meta["speaker_stats"][clip.speaker]) if mel_speaker else (g_mean, g_std)
     inp = (((x[s : s + 250] - m) / sd)[None]).astype(np.float32)
+    two = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 137, 80)).astype(np.float32))
     with torch.no_grad():
-        want = model(torch.from_numpy(inp)).numpy()
-        two = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 137, 80)).astype(np.float32))
-        want2 = model(two).numpy()
+        if emb is None:
+            want, want2 = model(torch.from_numpy(inp)).numpy(), model(two).numpy()
+        else:
+            want, want_emb = (t.numpy() for t in model(torch.from_numpy(inp), e_mean, e_std))
+            want2 = model(two, e_mean, e_std)[0].numpy()
 
     tmp = "/tmp/v4_fp32.onnx"
-    torch.onnx.export(model, (torch.from_numpy(inp),), tmp, input_names=["features"], output_names=["probs"],
-                      dynamic_axes={"features": {0: "batch", 1: "time"}, "probs": {0: "batch"}},
-                      opset_version=17, dynamo=False)
+    if emb is None:
+        torch.onnx.export(model, (torch.from_numpy(inp),), tmp, input_names=["features"], output_names=["probs"],
+                          dynamic_axes={"features": {0: "batch", 1: "time"}, "probs": {0: "batch"}},
+                          opset_version=17, dynamo=False)
+    else:
+        torch.onnx.export(model, (torch.from_numpy(inp), e_mean, e_std), tmp,
+                          input_names=["features", "speaker_mean", "speaker_std"], output_names=["probs", "embedding"],
+                          dynamic_axes={"features": {0: "batch", 1: "time"}, "probs": {0: "batch"}, "embedding": {0: "batch"}},
+                          opset_version=17, dynamo=False)
     os.makedirs(a.out, exist_ok=True)
     out = os.path.join(a.out, "sentio-ser.onnx")
     subprocess.run([sys.executable, os.path.join(HERE, "fp16_storage.py"), tmp, out], check=True)
@@ -79,17 +100,25 @@ def main():
     so.intra_op_num_threads = 1
     so.inter_op_num_threads = 1
     sess = ort.InferenceSession(out, so, providers=["CPUExecutionProvider"])
-    got = sess.run(None, {"features": inp})[0]
-    got2 = sess.run(None, {"features": two.numpy()})[0]
+    extra = {} if emb is None else {"speaker_mean": e_mean.numpy(), "speaker_std": e_std.numpy()}
+    outs = sess.run(None, {"features": inp, **extra})
+    got = outs[0]
+    got2 = sess.run(None, {"features": two.numpy(), **extra})[0]
     diffs = {"parity": float(np.abs(got - want).max()), "batch2_t137": float(np.abs(got2 - want2).max())}
-    for T in (50, 137, 250):
-        p = sess.run(None, {"features": inp[:, :T]})[0]
+    if emb is not None:
+        diffs["embedding_rel"] = float(np.abs(outs[1] - want_emb).max() / np.abs(want_emb).max())
+        # With a speaker's statistics (actor 01's pooled windows), not only the cold start.
+        spk = {"speaker_mean": (e_mean + 0.3 * e_std).numpy(), "speaker_std": (0.7 * e_std).numpy()}
         with torch.no_grad():
-            diffs[f"t{T}"] = float(np.abs(p - model(torch.from_numpy(inp[:, :T])).numpy()).max())
+            w3 = model(torch.from_numpy(inp), torch.from_numpy(spk["speaker_mean"]), torch.from_numpy(spk["speaker_std"]))[0]
+        diffs["shifted_stats"] = float(np.abs(sess.run(None, {"features": inp, **spk})[0] - w3.numpy()).max())
+    for T in (50, 137, 250):
+        p = sess.run(None, {"features": inp[:, :T], **extra})[0]
+        diffs[f"t{T}"] = float(np.abs(p - run(model, torch.from_numpy(inp[:, :T])).numpy()).max())
     lat = []
     for i in range(230):
         t0 = time.perf_counter()
-        sess.run(None, {"features": inp})
+        sess.run(None, {"features": inp, **extra})
         if i >= 30:
             lat.append((time.perf_counter() - t0) * 1e3)
     params = sum(p.numel() for p in model.parameters()) + model.stem.pos.numel()
@@ -98,11 +127,25 @@ def main():
     sidecar = {
         "classes": D.CLASSES, "input": "features", "output": "probs",
         "columns": [105, 185], "window_frames": 250, "min_frames": 50,
-        "normalization": {"mode": "speaker", "global_mean": [round(float(v), 6) for v in g_mean],
+        "normalization": {"mode": "speaker" if mel_speaker else "global",
+                          "global_mean": [round(float(v), 6) for v in g_mean],
                           "global_std": [round(float(v), 6) for v in g_std]},
         "opset": 17, "parameters": int(params), "temperature": a.temperature,
         "model": f"v4: Whisper tiny.en conv stem + encoder blocks 1..{max(blocks or [cfg['block']])} (frozen), statistics pooling of blocks {blocks}, linear",
     }
+    if emb is not None:
+        np.save(os.path.join(a.out, "parity_embedding.npy"), want_emb.astype(np.float32))
+        sidecar["embedding"] = {
+            "mean_input": "speaker_mean", "std_input": "speaker_std", "output": "embedding",
+            "global_mean": [float(v) for v in e_mean.numpy()], "global_std": [float(v) for v in e_std.numpy()],
+            "prior_seconds": a.prior_seconds, "memory_seconds": a.memory_seconds,
+            # The linear layer's input standardisation (SerSpeakerEmbedding's mu, sd): `sentio
+            # adapt` fine-tunes that layer on what it reads.
+            "head_mean": [float(v) for v in np.asarray(ck["mu"]).ravel()],
+            "head_std": [float(v) for v in np.asarray(ck["sd"]).ravel()],
+        }
+        sidecar["model"] = (f"v5: Whisper tiny.en conv stem + encoder blocks 1..{max(blocks)} (frozen), statistics pooling "
+                            f"of blocks {blocks} normalised with the speaker's embedding statistics, linear")
     with open(os.path.join(a.out, "sentio-ser.json"), "w") as f:
         json.dump(sidecar, f, indent=1)
     rep = {"ort_vs_pytorch_max_abs": diffs, "latency_ms_t250_1thread": {"p50": float(np.percentile(lat, 50)),
@@ -110,7 +153,7 @@ def main():
            "onnx_bytes": os.path.getsize(out), "parity_probs": want[0].tolist(), "config": cfg,
            "temperature": a.temperature}
     if os.path.abspath(a.out) == os.path.abspath(ACOUSTIC):
-        with open(os.path.join(HERE, "results", "v4_export.json"), "w") as f:
+        with open(os.path.join(HERE, "results", "v5_export.json" if emb is not None else "v4_export.json"), "w") as f:
             json.dump(rep, f, indent=1)
     print(json.dumps(rep, indent=1))
 

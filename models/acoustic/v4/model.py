@@ -91,3 +91,30 @@ class StatsHead(nn.Module):
         xs = xs if isinstance(xs, (list, tuple)) else [xs]
         pooled = torch.cat([t for x in xs for t in (x.mean(1), x.std(1))], dim=1)  # std unbiased, as cache.py
         return self.fc((pooled - self.mu) / self.sd)
+
+
+class SerSpeakerEmbedding(nn.Module):
+    """v5's graph: Whisper log10-mel window [B, T, 80] (globally z-normalised) and the speaker's
+    embedding statistics [E] each -> probabilities [B, 8] and the window's embedding [B, E].
+
+    The embedding is the statistics pooling (mean ‖ std) of the chosen blocks; the head
+    z-normalises it with the speaker's statistics (which the runtime estimates from the returned
+    embeddings; the global ones before a speaker is known), standardises it with the training
+    set's statistics and applies the linear classifier and the calibrated softmax."""
+
+    def __init__(self, stem: WhisperStem, lin: nn.Linear, mu, sd, g_mean, g_std, temperature, blocks):
+        super().__init__()
+        self.stem, self.fc, self.blocks = stem, lin, blocks
+        for k, v in (("mu", mu), ("sd", sd), ("g_mean", g_mean), ("g_std", g_std)):
+            self.register_buffer(k, torch.as_tensor(v, dtype=torch.float32))
+        self.register_buffer("inv_t", torch.tensor(1.0 / temperature, dtype=torch.float32))
+
+    def forward(self, features, speaker_mean, speaker_std):
+        x = features * self.g_std + self.g_mean
+        top = x.amax(dim=(1, 2), keepdim=True)
+        x = (torch.maximum(x, top - 8.0) + 4.0) / 4.0
+        outs = self.stem(x, return_all=True)
+        pooled = torch.cat([t for b in self.blocks for t in (outs[b - 1].mean(1), outs[b - 1].std(1))], dim=1)
+        z = (pooled - speaker_mean) / speaker_std
+        logits = self.fc((z - self.mu) / self.sd)
+        return torch.softmax(logits * self.inv_t, dim=-1), pooled

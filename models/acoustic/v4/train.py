@@ -46,10 +46,21 @@ def load_meta():
 
 
 META, CLIPS = load_meta()
+# SENTIO_V4_AUG: a cache.py cache of augment.py's noisy/reverberant copies of the same clips. Its
+# windows join the training side of every split (never a test side); each speaker's copies are
+# normalised with their own statistics, as a speaker heard through that channel would be live.
+AUG = os.environ.get("SENTIO_V4_AUG", "")
+N_CLEAN = len(META["clip"])
+if AUG:
+    with open(os.path.join(AUG, "meta.json")) as f:
+        META["clip"] = META["clip"] + json.load(f)["clip"]
+AUGW = np.arange(len(META["clip"])) >= N_CLEAN
 WCLIP = np.array(META["clip"])
 CORPUS = np.array([CLIPS[c].corpus for c in WCLIP])
 LABEL = np.array([CLIPS[c].label for c in WCLIP])
 SPEAKER = np.array([CLIPS[c].speaker for c in WCLIP])
+# The statistics a speaker's windows are normalised with: per speaker and channel (clean / aug).
+CHANNEL_SPEAKER = np.where(AUGW, np.char.add(SPEAKER.astype(str), "|aug"), SPEAKER)
 CC = D.corpus_classes(CLIPS)
 MASK = {k: torch.tensor([i in v for i in range(8)]) for k, v in CC.items()}
 WMASK = torch.stack([MASK[c] for c in CORPUS])
@@ -64,7 +75,15 @@ def splits():
     for k in range(5):
         test = (CORPUS == "ravdess") & (ACTOR >= 4 * k + 1) & (ACTOR <= 4 * k + 4)
         out.append((f"ravdess_fold{k}", ~test, test, CC["ravdess"]))
-    return out
+    return [(n, tr, te & ~AUGW, c) for n, tr, te, c in out]
+
+
+def load_pooled(variant):
+    """[windows, blocks, 768] pooled mean ‖ std, the augmented windows (if any) after the clean."""
+    x = np.load(os.path.join(CACHE, f"{variant}_pooled.npy"), mmap_mode="r")
+    if AUG:
+        x = np.concatenate([x, np.load(os.path.join(AUG, f"{variant}_pooled.npy"), mmap_mode="r")])
+    return x
 
 
 def sample_weights(train):
@@ -119,27 +138,36 @@ def score(res):
 # ---------------------------------------------------------------- linear probe (choice of block / norm)
 def probe_features(variant, block):
     if variant == "emb":  # each speaker's pooled vectors z-normalised (the issue's probe)
-        x = np.load(os.path.join(CACHE, "raw_pooled.npy"), mmap_mode="r")[:, block - 1].astype(np.float32)
+        x = load_pooled("raw")[:, block - 1].astype(np.float32)
         out = np.empty_like(x)
         for s in np.unique(SPEAKER):
             i = SPEAKER == s
             out[i] = (x[i] - x[i].mean(0)) / (x[i].std(0) + 1e-5)
         return out
-    return np.load(os.path.join(CACHE, f"{variant}_pooled.npy"), mmap_mode="r")[:, block - 1].astype(np.float32)
+    return load_pooled(variant)[:, block - 1].astype(np.float32)
 
 
-def fit_linear(x, train, steps=300, wd=1e-3, full=False):
+def fit_linear(x, train, steps=300, wd=1e-3, full=False, aug=None, p_aug=0.0):
+    """Logistic regression on windows `train` of `x`. `aug`: the same windows normalised another
+    way (the cold-start, global statistics); each training row is swapped for its `aug` row with
+    probability `p_aug`, so one head serves both before and after a speaker's statistics exist."""
     rng = np.random.default_rng(SEED)
     mu, sd = x[train].mean(0), x[train].std(0) + 1e-5
     xt = torch.from_numpy((x - mu) / sd)
+    xa = None if aug is None else torch.from_numpy((aug - mu) / sd)
     y = torch.from_numpy(LABEL)
     w = torch.from_numpy(sample_weights(train)).float()
     lin = nn.Linear(x.shape[1], 8)
     opt = torch.optim.AdamW(lin.parameters(), lr=1e-2, weight_decay=wd)
     tr = torch.from_numpy(np.where(train)[0])
+    gen = torch.Generator().manual_seed(SEED)
     for _ in range(steps):
         b = tr[torch.multinomial(w[tr], 1024, replacement=True, generator=torch.Generator().manual_seed(int(rng.integers(1 << 30))))]
-        loss = masked_ce(lin(xt[b]), y[b], WMASK[b], smooth=0.0)
+        xb = xt[b]
+        if xa is not None and p_aug > 0:
+            swap = torch.rand(len(b), generator=gen) < p_aug
+            xb = torch.where(swap[:, None], xa[b], xb)
+        loss = masked_ce(lin(xb), y[b], WMASK[b], smooth=0.0)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -279,54 +307,115 @@ def pooled_of(variant, a):
     return np.concatenate([probe_features(variant, b) for b in blocks_of(a)], axis=1)
 
 
+def speaker_z(x, speakers=None):
+    """Each speaker's windows z-normalised with that speaker's own statistics (mean, std over
+    their windows): what the runtime's embedding normaliser estimates live."""
+    speakers = CHANNEL_SPEAKER if speakers is None else speakers
+    out = np.empty_like(x)
+    for s in np.unique(speakers):
+        i = speakers == s
+        out[i] = (x[i] - x[i].mean(0)) / (x[i].std(0) + 1e-5)
+    return out
+
+
+def embedding_inputs(a, train):
+    """(features the head trains and is scored on with speaker statistics, the same windows as the
+    head sees them without any: cold start, global statistics).
+
+    variant raw/spk: mel-level normalisation only (v4). emb / embspk: the pooled embedding of the
+    raw / speaker-normalised mel z-normalised per speaker; its cold start is the raw mel's
+    embedding z-normalised with the training windows' global statistics."""
+    if not a.variant.startswith("emb"):
+        return pooled_of(a.variant, a), pooled_of("raw", a), None
+    base = pooled_of(a.variant[3:] or "raw", a)
+    g_mu, g_sd = base[train].mean(0), base[train].std(0) + 1e-5
+    cold = (pooled_of("raw", a) - g_mu) / g_sd
+    return speaker_z(base), cold, (g_mu, g_sd)
+
+
+def linear_tag(a, aug=None):
+    """Names a linear recipe's results and checkpoints (`_aug`: trained with SENTIO_V4_AUG)."""
+    aug = bool(AUG) if aug is None else aug
+    return f"linear_{a.variant}_b{a.blocks}_wd{a.wd}" + (f"_mix{a.mix}" if a.mix else "") + ("_aug" if aug else "")
+
+
 def run_linear(a):
     """The chosen head: statistics pooling (mean ‖ std of block-`block` frames) + a linear layer.
     LOCO + RAVDESS CV with and without the test speaker's statistics, out-of-fold probabilities
     for calibration, per-split weights for the robustness curve, and the final fit on everything."""
-    x = pooled_of(a.variant, a)
-    xr = pooled_of("raw", a)
-    tag = f"linear_{a.variant}_b{a.blocks}_wd{a.wd}"
+    tag = linear_tag(a)
     res, oof = {}, {}
     os.makedirs("/tmp/v4-heads", exist_ok=True)
     for name, train, test, classes in splits():
-        probs, lin, mu, sd = fit_linear(x, train, wd=a.wd, full=True)
+        x, xr, g = embedding_inputs(a, train)
+        probs, lin, mu, sd = fit_linear(x, train, wd=a.wd, full=True, aug=xr, p_aug=a.mix)
         res[name] = clip_ua(probs[test], test, classes)[0]
         with torch.no_grad():
             pr = torch.softmax(lin(torch.from_numpy((xr - mu) / sd)), -1).numpy()
         res[name + "_nostats"] = clip_ua(pr[test], test, classes)[0]
+        if a.variant.startswith("emb"):
+            # No speaker labels, but the test side heard as one stream: its embeddings normalised
+            # with their own statistics (what the running estimate converges to on a session
+            # of unknown, mixed speakers; `sentio eval --normalize session`).
+            base = pooled_of(a.variant[3:] or "raw", a)
+            xs = (base - base[test].mean(0)) / (base[test].std(0) + 1e-5)
+            with torch.no_grad():
+                ps = torch.softmax(lin(torch.from_numpy((xs - mu) / sd)), -1).numpy()
+            res[name + "_session"] = clip_ua(ps[test], test, classes)[0]
         idx = np.where(test)[0]
         oof[name] = {"idx": idx.tolist(), "logits_probs": probs[test].tolist()}
-        torch.save({"lin": lin.state_dict(), "mu": mu, "sd": sd, "config": {**vars(a), "blocks_list": blocks_of(a)}},
-                   f"/tmp/v4-heads/{tag}_{name}.pt")
-    s = score({k: v for k, v in res.items() if not k.endswith("_nostats")})
+        torch.save({"lin": lin.state_dict(), "mu": mu, "sd": sd, "config": {**vars(a), "blocks_list": blocks_of(a)},
+                    "embedding_global": g}, f"/tmp/v4-heads/{tag}_{name}.pt")
+    s = score({k: v for k, v in res.items() if "_" not in k.replace("loco_", "").replace("ravdess_", "")})
     s0 = score({k[:-8]: v for k, v in res.items() if k.endswith("_nostats")})
     out = {"per_split": res, "speaker_stats": s, "no_speaker_stats": s0, "config": vars(a)}
+    if a.variant.startswith("emb"):
+        out["session_stats"] = score({k[:-8]: v for k, v in res.items() if k.endswith("_session")})
     print(json.dumps(out, indent=1))
     with open(os.path.join(RESULTS, tag + ".json"), "w") as f:
         json.dump(out, f, indent=1)
     np.save(f"/tmp/{tag}_oof.npy", np.array([oof], dtype=object), allow_pickle=True)
-    _, lin, mu, sd = fit_linear(x, np.ones(len(WCLIP), bool), wd=a.wd, full=True)
-    torch.save({"lin": lin.state_dict(), "mu": mu, "sd": sd, "config": {**vars(a), "blocks_list": blocks_of(a)}},
-               "/tmp/v4_final.pt")
-    print("saved /tmp/v4_final.pt")
+    everything = np.ones(len(WCLIP), bool)
+    x, xr, g = embedding_inputs(a, everything)
+    _, lin, mu, sd = fit_linear(x, everything, wd=a.wd, full=True, aug=xr, p_aug=a.mix)
+    torch.save({"lin": lin.state_dict(), "mu": mu, "sd": sd, "config": {**vars(a), "blocks_list": blocks_of(a)},
+                "embedding_global": None if g is None else [g[0].tolist(), g[1].tolist()]},
+               f"/tmp/{tag}_final.pt")
+    print(f"saved /tmp/{tag}_final.pt")
 
 
 def run_saved_linear(a):
-    """The per-split linear heads of `linear` on this cache (SENTIO_V4_CACHE: noisy copies)."""
+    """The per-split linear heads of `linear` on this cache (SENTIO_V4_CACHE: noisy copies).
+
+    Embedding variants: with statistics, each test speaker's embeddings normalised with their own
+    statistics in this noise (the running estimate hears the speaker through the same channel);
+    without, the training side's global statistics (cold start); session, the test side's."""
     res = {}
-    tag = f"linear_{a.variant}_b{a.blocks}_wd{a.wd}"
-    for variant in ("spk", "raw"):
-        x = pooled_of(variant, a)
+    tag = linear_tag(a, aug=a.aug)
+    emb = a.variant.startswith("emb")
+    for variant in (("emb", "raw", "session") if emb else ("spk", "raw")):
+        base = pooled_of("raw" if emb else variant, a)
         for name, train, test, classes in splits():
             ck = torch.load(f"/tmp/v4-heads/{tag}_{name}.pt", weights_only=False)
+            if variant == "emb":
+                x = speaker_z(base)
+            elif variant == "session":
+                x = (base - base[test].mean(0)) / (base[test].std(0) + 1e-5)
+            elif emb:
+                x = (base - ck["embedding_global"][0]) / ck["embedding_global"][1]
+            else:
+                x = base
             lin = nn.Linear(x.shape[1], 8)
             lin.load_state_dict(ck["lin"])
             with torch.no_grad():
-                p = torch.softmax(lin(torch.from_numpy((x - ck["mu"]) / ck["sd"])), -1).numpy()
-            res[name + ("" if variant == a.variant else "_nostats")] = clip_ua(p[test], test, classes)[0]
-    s = score({k: v for k, v in res.items() if not k.endswith("_nostats")})
+                p = torch.softmax(lin(torch.from_numpy(((x - ck["mu"]) / ck["sd"]).astype(np.float32))), -1).numpy()
+            suffix = {"raw": "_nostats", "session": "_session"}.get(variant, "")
+            res[name + suffix] = clip_ua(p[test], test, classes)[0]
+    s = score(res)
     s0 = score({k[:-8]: v for k, v in res.items() if k.endswith("_nostats")})
     out = {"cache": CACHE, "per_split": res, "speaker_stats": s, "no_speaker_stats": s0}
+    if emb:
+        out["session_stats"] = score({k[:-8]: v for k, v in res.items() if k.endswith("_session")})
     print(json.dumps(out, indent=1))
     with open(os.path.join(RESULTS, a.out or "saved_linear.json"), "w") as f:
         json.dump(out, f, indent=1)
@@ -351,6 +440,8 @@ if __name__ == "__main__":
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--only", default="")
+    ap.add_argument("--aug", action="store_true", help="saved_linear: the heads trained with SENTIO_V4_AUG")
+    ap.add_argument("--mix", type=float, default=0.0, help="linear head: share of training rows seen with cold-start (global) statistics")
     a = ap.parse_args()
     {"probe": run_probe, "head": run_head, "final": run_final, "saved": run_saved, "linear": run_linear,
      "saved_linear": run_saved_linear}[a.stage](a)
