@@ -164,30 +164,23 @@ pub struct ModelArgs {
     pub adaptation: Option<PathBuf>,
 }
 
+/// The JSON file at `path` (if any) as a `T`; `what` names it in errors.
+fn read_json<T: serde::de::DeserializeOwned>(
+    path: Option<&std::path::Path>,
+    what: &str,
+) -> anyhow::Result<Option<T>> {
+    let Some(path) = path else { return Ok(None) };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {what} {}", path.display()))?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .with_context(|| format!("invalid {what} file {}", path.display()))
+}
+
 impl ModelArgs {
     pub fn options(&self) -> anyhow::Result<ModelOptions> {
-        let calibration = match &self.calibration {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read calibration {}", path.display()))?;
-                Some(
-                    serde_json::from_str(&text)
-                        .with_context(|| format!("invalid calibration file {}", path.display()))?,
-                )
-            }
-            None => None,
-        };
-        let adaptation = match &self.adaptation {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read adaptation {}", path.display()))?;
-                Some(
-                    serde_json::from_str(&text)
-                        .with_context(|| format!("invalid adaptation file {}", path.display()))?,
-                )
-            }
-            None => None,
-        };
+        let calibration = read_json(self.calibration.as_deref(), "calibration")?;
+        let adaptation = read_json(self.adaptation.as_deref(), "adaptation")?;
         Ok(ModelOptions {
             device: self.device,
             hop_frames: (self.hop_ms / 10).max(1) as usize,

@@ -146,7 +146,7 @@ impl Adaptation {
         if self.bias.iter().chain(&self.weight).any(|b| !b.is_finite()) {
             return Err("the adaptation's values are not finite".into());
         }
-        if self.weight.len() % N_CLASSES != 0 {
+        if !self.weight.len().is_multiple_of(N_CLASSES) {
             return Err("the adaptation's layer has the wrong shape".into());
         }
         Ok(())
@@ -209,7 +209,8 @@ fn lbfgs(
             }
             step *= 0.5;
         }
-        if !(fn_ < fx) {
+        // No decrease (or NaN): converged as far as the line search can tell.
+        if fn_.partial_cmp(&fx) != Some(std::cmp::Ordering::Less) {
             break;
         }
         let s: Vec<f64> = xn.iter().zip(&x).map(|(a, b)| a - b).collect();

@@ -17,6 +17,9 @@ use crate::dsp::FeatureFrame;
 /// Windows with less voiced speech than this share are not classified (the outputs hold).
 const MIN_VOICED_SHARE: f32 = 0.2;
 
+/// One classified window: its probabilities and its embedding (empty for models without one).
+pub type ClassifiedWindow = ([f32; N_CLASSES], Vec<f32>);
+
 #[derive(Debug, Clone)]
 pub struct ModelOptions {
     pub device: Device,
@@ -273,7 +276,7 @@ impl OnnxEmotionModel {
         voiced: &[bool],
         stats: Option<&Calibration>,
         embedding_stats: Option<&Calibration>,
-    ) -> Result<Vec<([f32; N_CLASSES], Vec<f32>)>, String> {
+    ) -> Result<Vec<ClassifiedWindow>, String> {
         if rows.is_empty() {
             return Err("no frames (shorter than 25 ms)".into());
         }
