@@ -112,15 +112,29 @@ impl Sentio {
                 device: p.emotion_device.value().into(),
                 hop_frames: (p.emotion_hop_ms.value() / 10).max(1) as usize,
                 calibration: p.calibration.read().ok().and_then(|c| c.clone()),
-                // `sentio adapt`'s correction is a CLI option for now; the plugin has no way to
-                // load one yet (issue 8).
-                adaptation: None,
+                // What "learn my voice" learnt, saved with the project.
+                adaptation: p.adaptation.read().ok().and_then(|a| a.clone()),
             };
             Box::new(move || {
-                OnnxEmotionModel::load(&options).map(|m| Box::new(m) as Box<dyn EmotionModel>)
+                // A correction learnt for another model is dropped, not a reason to stop.
+                match OnnxEmotionModel::load(&options) {
+                    Err(e) if options.adaptation.is_some() => {
+                        let plain = ModelOptions {
+                            adaptation: None,
+                            ..options
+                        };
+                        OnnxEmotionModel::load(&plain).map(|mut m| {
+                            m.add_note(&format!("your learnt voice is not applied: {e}"));
+                            m
+                        })
+                    }
+                    loaded => loaded,
+                }
+                .map(|m| Box::new(m) as Box<dyn EmotionModel>)
             }) as worker::ModelLoader
         });
         let (settings, store) = (p.clone(), p.calibration.clone());
+        let adaptation = p.adaptation.clone();
         WorkerConfig {
             model,
             speech: self.speech.as_ref().map(SpeechWorker::input),
@@ -128,6 +142,11 @@ impl Sentio {
             on_calibration: Box::new(move |c| {
                 if let Ok(mut slot) = store.write() {
                     *slot = Some(c.clone());
+                }
+            }),
+            on_adaptation: Box::new(move |a| {
+                if let Ok(mut slot) = adaptation.write() {
+                    *slot = a.cloned();
                 }
             }),
         }

@@ -4,6 +4,7 @@ use std::sync::{Arc, RwLock};
 
 use nice_plug::prelude::*;
 
+use crate::emotion::adaptation::Adaptation;
 use crate::emotion::normalize::Calibration;
 use crate::emotion::runtime::Device;
 use crate::emotion::{CLASSES, N_CLASSES};
@@ -32,6 +33,34 @@ impl From<DeviceChoice> for Device {
             DeviceChoice::Cpu => Device::Cpu,
             DeviceChoice::Cuda => Device::Cuda,
         }
+    }
+}
+
+/// "Learn my voice": while set to an emotion, the speech heard is an example of it; back to Off,
+/// the model learns from every take since it loaded (at least two emotions). Forget clears it.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Teach {
+    Off,
+    Neutral,
+    Calm,
+    Happy,
+    Sad,
+    Angry,
+    Fearful,
+    Disgust,
+    Surprised,
+    Forget,
+}
+
+impl Teach {
+    /// The class being taught (index in `CLASSES`).
+    pub fn class(self) -> Option<usize> {
+        use Teach::*;
+        [
+            Neutral, Calm, Happy, Sad, Angry, Fearful, Disgust, Surprised,
+        ]
+        .iter()
+        .position(|t| *t == self)
     }
 }
 
@@ -142,6 +171,9 @@ pub struct SentioParams {
     /// The user's "calibrate to my voice" statistics.
     #[persist = "calibration"]
     pub calibration: Arc<RwLock<Option<Calibration>>>,
+    /// What "learn my voice" learnt (or `sentio adapt` fitted), saved with the project.
+    #[persist = "adaptation"]
+    pub adaptation: Arc<RwLock<Option<Adaptation>>>,
 
     #[id = "emotion_on"]
     pub emotion_enabled: BoolParam,
@@ -154,6 +186,8 @@ pub struct SentioParams {
     /// Hold on while speaking neutrally for a few seconds; turning it off applies the calibration.
     #[id = "calibrate"]
     pub calibrate: BoolParam,
+    #[id = "teach"]
+    pub teach: EnumParam<Teach>,
 
     /// Transcription and text emotion (next activation).
     #[id = "speech_on"]
@@ -344,6 +378,7 @@ impl Default for SentioParams {
             osc_host: Arc::new(RwLock::new(osc::DEFAULT_HOST.into())),
             osc_prefix: Arc::new(RwLock::new(osc::DEFAULT_PREFIX.into())),
             calibration: Arc::new(RwLock::new(None)),
+            adaptation: Arc::new(RwLock::new(None)),
             osc_map: Arc::new(RwLock::new(None)),
             overlay_host: Arc::new(RwLock::new("127.0.0.1".into())),
             oscquery_host: Arc::new(RwLock::new("127.0.0.1".into())),
@@ -362,6 +397,7 @@ impl Default for SentioParams {
             )
             .with_unit(" ms"),
             calibrate: BoolParam::new("Calibrate To My Voice", false),
+            teach: EnumParam::new("Learn My Voice", Teach::Off),
             speech_enabled: BoolParam::new("Speech Recognition", true),
             whisper_model: EnumParam::new("Whisper Model", WhisperChoice::TinyEn),
             language: EnumParam::new("Language", Language::English),
@@ -452,6 +488,8 @@ impl SentioParams {
         AnalysisSettings {
             smoothing_s: self.smoothing_ms.value() as f32 / 1000.0,
             calibrating: self.calibrate.value(),
+            teaching: self.teach.value().class(),
+            forget_voice: self.teach.value() == Teach::Forget,
             text_weight: self.text_weight.value(),
         }
     }

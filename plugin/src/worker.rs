@@ -11,6 +11,7 @@ use crossbeam_channel::{Receiver, TryRecvError};
 
 use crate::analysis::Analyzer;
 use crate::dsp::{FeatureFrame, FRAMES_PER_SECOND};
+use crate::emotion::adaptation::Adaptation;
 use crate::emotion::fusion::{fuse, TextEvidence, NEGLIGIBLE};
 use crate::emotion::normalize::Calibration;
 use crate::emotion::smoothing::Smoother;
@@ -42,6 +43,11 @@ pub struct AnalysisSettings {
     /// While true, voiced frames are recorded for a "calibrate to my voice" take; the falling
     /// edge computes and applies the calibration.
     pub calibrating: bool,
+    /// "Learn my voice": the class (index in `CLASSES`) the speech now heard is an example of;
+    /// the end of a take refits the user's correction.
+    pub teaching: Option<usize>,
+    /// While true, the learnt correction and its takes are dropped.
+    pub forget_voice: bool,
     /// How much the words count against the voice, 0..1 (see `emotion::fusion`).
     pub text_weight: f32,
 }
@@ -51,6 +57,8 @@ impl Default for AnalysisSettings {
         Self {
             smoothing_s: 0.5,
             calibrating: false,
+            teaching: None,
+            forget_voice: false,
             text_weight: DEFAULT_TEXT_WEIGHT,
         }
     }
@@ -63,6 +71,8 @@ pub struct WorkerConfig {
     pub settings: Box<dyn Fn() -> AnalysisSettings + Send>,
     /// Receives a new calibration (e.g. to save it with the plugin state).
     pub on_calibration: Box<dyn Fn(&Calibration) + Send>,
+    /// Receives what "learn my voice" learnt (`None`: forgotten), e.g. to save it.
+    pub on_adaptation: Box<dyn Fn(Option<&Adaptation>) + Send>,
     /// Where the 16 kHz audio goes for transcription (when the speech path is on).
     pub speech: Option<SpeechInput>,
 }
@@ -74,6 +84,7 @@ impl Default for WorkerConfig {
             speech: None,
             settings: Box::new(AnalysisSettings::default),
             on_calibration: Box::new(|_| {}),
+            on_adaptation: Box::new(|_| {}),
         }
     }
 }
@@ -213,6 +224,8 @@ fn run(
     let mut fusion = FusionState::default();
     let mut last_estimate: Option<u64> = None;
     let mut last_frame = 0;
+    // "Forget" acts once per time it is chosen.
+    let mut forgotten = false;
     while !stop.load(Ordering::Relaxed) {
         shared.heartbeat();
         let frame = match frames.try_recv() {
@@ -245,6 +258,24 @@ fn run(
             }
             Some(Err(e)) => shared.set_model_state(format!("calibration failed: {e}")),
             None => {}
+        }
+        if settings.forget_voice {
+            if !forgotten {
+                m.forget_adaptation();
+                (config.on_adaptation)(None);
+                shared.set_model_state(format!("{label} (forgot your voice)"));
+            }
+            forgotten = true;
+        } else {
+            forgotten = false;
+            match m.teach(settings.teaching) {
+                Some(Ok(a)) => {
+                    (config.on_adaptation)(Some(&a));
+                    shared.set_model_state(format!("{label} (learnt your voice: {})", a.taught()));
+                }
+                Some(Err(e)) => shared.set_model_state(format!("{label} (learn my voice: {e})")),
+                None => {}
+            }
         }
         shared
             .calibration_s
@@ -360,5 +391,100 @@ mod tests {
         assert_eq!(st.frames_processed, sent);
         assert!(!st.model_active && st.model_state == "not running: emotion model not found");
         assert!(shared.outputs().emotion.is_none());
+    }
+
+    /// Records what the worker asks of "learn my voice" and answers like the real model.
+    struct TeachModel(Arc<std::sync::Mutex<Vec<String>>>, Option<usize>);
+
+    impl EmotionModel for TeachModel {
+        fn name(&self) -> &str {
+            "teach"
+        }
+        fn backend(&self) -> ExecutionBackend {
+            ExecutionBackend::Cpu
+        }
+        fn push(&mut self, _: &FeatureFrame, _: bool) -> Result<Option<EmotionEstimate>, String> {
+            Ok(None)
+        }
+        fn teach(&mut self, class: Option<usize>) -> Option<Result<Adaptation, String>> {
+            let ended = std::mem::replace(&mut self.1, class);
+            if ended == class {
+                return None;
+            }
+            self.0.lock().unwrap().push(format!("teach {class:?}"));
+            let mut clips = [0; N_CLASSES];
+            clips[ended?] = 1;
+            Some(Ok(Adaptation {
+                model: "m".into(),
+                bias: [0.0; N_CLASSES],
+                weight: Vec::new(),
+                clips,
+                penalty: 0.001,
+                calibration: None,
+            }))
+        }
+        fn forget_adaptation(&mut self) {
+            self.0.lock().unwrap().push("forget".into());
+        }
+        fn reset(&mut self) {}
+    }
+
+    #[test]
+    fn teaching_takes_reach_the_model_and_what_it_learnt_reaches_the_plugin_state() {
+        use std::sync::atomic::AtomicU8;
+        use std::sync::Mutex;
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let saved: Arc<Mutex<Vec<Option<[usize; N_CLASSES]>>>> = Arc::default();
+        // 0: off, 1: teaching happy, 2: forget — what the parameter says now.
+        let mode = Arc::new(AtomicU8::new(0));
+        let (tx, rx) = crossbeam_channel::bounded(QUEUE_FRAMES);
+        let shared = Arc::new(SharedState::new());
+        let (m, c, s) = (mode.clone(), calls.clone(), saved.clone());
+        let config = WorkerConfig {
+            model: Some(Box::new(move || {
+                Ok(Box::new(TeachModel(c, None)) as Box<dyn EmotionModel>)
+            })),
+            settings: Box::new(move || {
+                let mode = m.load(Ordering::Relaxed);
+                AnalysisSettings {
+                    teaching: (mode == 1).then_some(2),
+                    forget_voice: mode == 2,
+                    ..AnalysisSettings::default()
+                }
+            }),
+            on_adaptation: Box::new(move |a| s.lock().unwrap().push(a.map(|a| a.clips))),
+            ..WorkerConfig::default()
+        };
+        let _worker = Worker::spawn(rx, shared.clone(), config).unwrap();
+        let mut sent = 0;
+        let mut fe = FrontEnd::new();
+        let mut play = |mode_now: u8| {
+            mode.store(mode_now, Ordering::Relaxed);
+            fe.push(&tone()[..3200], |f| {
+                tx.try_send(*f).unwrap();
+                sent += 1;
+            });
+            let t0 = Instant::now();
+            while shared.status().frames_processed < sent && t0.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            shared.status().model_state
+        };
+        play(0);
+        play(1);
+        let state = play(0);
+        assert!(state.contains("learnt your voice: happy 1"), "{state}");
+        let state = play(2);
+        assert!(state.contains("forgot your voice"), "{state}");
+        play(2);
+        play(0);
+        let mut happy = [0; N_CLASSES];
+        happy[2] = 1;
+        // One take, one refit, one forget (however long Forget stays chosen).
+        assert_eq!(*saved.lock().unwrap(), vec![Some(happy), None]);
+        assert_eq!(
+            *calls.lock().unwrap(),
+            vec!["teach Some(2)", "teach None", "forget"]
+        );
     }
 }

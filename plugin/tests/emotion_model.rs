@@ -193,3 +193,141 @@ fn broken_model_files_give_clear_errors() {
         .unwrap();
     assert!(err.contains("invalid model description"), "{err}");
 }
+
+/// The demo (one RAVDESS clip per class, each a different actor) and, per 10 ms frame, the
+/// class of the segment it is in.
+fn demo() -> (Vec<f32>, Vec<Option<usize>>) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../demo");
+    let audio = sentio::cli::decode::decode(&root.join("sentio-demo.flac")).unwrap();
+    assert_eq!(audio.sample_rate, 16_000);
+    let segments: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("segments.json")).unwrap())
+            .unwrap();
+    let frames = audio.frames() / 160 + 1;
+    let mut class = vec![None; frames];
+    for s in segments["segments"].as_array().unwrap() {
+        let c = sentio::emotion::CLASSES
+            .iter()
+            .position(|&n| n == s["emotion"].as_str().unwrap())
+            .unwrap();
+        let (a, b) = (s["start_s"].as_f64().unwrap(), s["end_s"].as_f64().unwrap());
+        for f in class
+            .iter_mut()
+            .take(((b * 100.0) as usize).min(frames))
+            .skip((a * 100.0) as usize)
+        {
+            *f = Some(c);
+        }
+    }
+    (audio.channels[0].clone(), class)
+}
+
+/// Plays the demo through `model` live; `teach` says whether each segment is taught as its class.
+/// Returns the segments the model hears right (the class with the largest mean probability over
+/// the segment's estimates) and what the ends of takes returned.
+fn play(
+    model: &mut OnnxEmotionModel,
+    teach: bool,
+) -> (
+    usize,
+    Vec<Result<sentio::emotion::adaptation::Adaptation, String>>,
+) {
+    let (x, class) = demo();
+    let mut fe = FrontEnd::new();
+    let mut an = Analyzer::new();
+    let mut sums: Vec<(usize, [f32; 8])> = Vec::new();
+    let mut results = Vec::new();
+    let mut frame = 0usize;
+    fe.push(&x, |f| {
+        let now = class.get(frame).copied().flatten();
+        frame += 1;
+        if teach {
+            results.extend(model.teach(now));
+        }
+        let voiced = an.push(f).voice > 0.5;
+        if let (Some(e), Some(c)) = (model.push(f, voiced).unwrap(), now) {
+            if sums.last().map(|l| l.0) != Some(c) {
+                sums.push((c, [0.0; 8]));
+            }
+            let last = sums.last_mut().unwrap();
+            last.1.iter_mut().zip(e.probs).for_each(|(s, p)| *s += p);
+        }
+    });
+    if teach {
+        results.extend(model.teach(None));
+    }
+    let right = sums
+        .iter()
+        .filter(|(c, p)| (0..8).max_by(|&a, &b| p[a].total_cmp(&p[b])) == Some(*c))
+        .count();
+    (right, results)
+}
+
+#[test]
+fn learn_my_voice_live_teaches_the_model_and_forget_drops_it() {
+    let path = acoustic().join("sentio-ser.onnx");
+    let (before, _) = play(&mut load(&path), false);
+
+    let mut model = load(&path);
+    let t0 = std::time::Instant::now();
+    let (_, results) = play(&mut model, true);
+    let teaching = t0.elapsed();
+    // Eight takes: the first cannot be learnt alone, each later one refits on all so far.
+    assert_eq!(results.len(), 8, "{results:?}");
+    assert!(results[0]
+        .as_ref()
+        .unwrap_err()
+        .contains("teach at least one more"));
+    let learnt = results.last().unwrap().as_ref().unwrap().clone();
+    assert_eq!(learnt.clips, [1; 8]);
+    assert!(learnt.weight.len() > 8, "the whole linear layer adapts");
+    assert_eq!(learnt.model, model.sidecar().fingerprint());
+    assert_eq!(
+        learnt.taught(),
+        "neutral 1, calm 1, happy 1, sad 1, angry 1, fearful 1, disgust 1, surprised 1"
+    );
+
+    // Heard again, the taught voices come out right more often than before.
+    let t0 = std::time::Instant::now();
+    let (after, _) = play(&mut model, false);
+    println!(
+        "demo segments heard right live: {before}/8 before, {after}/8 after learning them; \
+         the demo took {:.1} s to play while teaching (7 refits), {:.1} s without",
+        teaching.as_secs_f64(),
+        t0.elapsed().as_secs_f64()
+    );
+    assert!(after > before, "{before} → {after}");
+
+    // What it learnt loads with a fresh model (as from the project); Forget drops it.
+    let options = ModelOptions {
+        adaptation: Some(learnt),
+        ..ModelOptions::default()
+    };
+    let mut reloaded = OnnxEmotionModel::load_from(&path, &options).unwrap();
+    let (again, _) = play(&mut reloaded, false);
+    assert!(again > before, "{before} → {again} after reloading");
+    reloaded.forget_adaptation();
+    let mut fresh = load(&path);
+    // With the same speaker statistics, the forgetting model and a fresh one agree.
+    let x = clip_samples();
+    let rows = |m: &OnnxEmotionModel| {
+        let mut fe = FrontEnd::new();
+        let mut an = Analyzer::new();
+        let (mut rows, mut voiced) = (Vec::new(), Vec::new());
+        fe.push(&x, |f| {
+            rows.push(m.columns(f));
+            voiced.push(an.push(f).voice > 0.5);
+        });
+        (rows, voiced)
+    };
+    let (r, v) = rows(&fresh);
+    let stats = fresh.embedding_stats();
+    let a = fresh.classify_clip(&r, &v, None, stats.as_ref()).unwrap();
+    let b = reloaded
+        .classify_clip(&r, &v, None, stats.as_ref())
+        .unwrap();
+    assert!(
+        a.iter().zip(&b).all(|(a, b)| (a - b).abs() < 1e-6),
+        "{a:?} vs {b:?}"
+    );
+}

@@ -63,7 +63,7 @@ def main():
     ap.add_argument("--mix", type=float, default=0.5)
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--prior", type=float, default=10.0)
-    ap.add_argument("--lams", default="0.001,0.01,0.1")
+    ap.add_argument("--lams", default="0.001,0.01")
     ap.add_argument("--out", default="adapt.json")
     a = ap.parse_args()
     lams = [float(v) for v in a.lams.split(",")]
@@ -98,6 +98,9 @@ def main():
                         continue
                     heard = [c for v in by_class.values() for c in v[:k]]
                     hw = widx[np.isin(T.WCLIP[widx], heard)]
+                    # Clips with no voiced second teach nothing (URDU has such speakers).
+                    if sec[hw].sum() <= 0:
+                        continue
                     wt = sec[hw] / sec[hw].sum()
                     m_s = (base[hw] * wt[:, None]).sum(0)
                     v_s = (((base[hw] - m_s) ** 2) * wt[:, None]).sum(0)

@@ -1,34 +1,60 @@
 #!/usr/bin/env bash
-# v4 end to end (what `cargo xtask train` runs), from the repository root:
+# The shipped acoustic model (v5) end to end (what `cargo xtask train` runs), from the repository
+# root:
 #   bash models/acoustic/v4/run_all.sh PYTHON
-# Rust features of every clip, the frozen-encoder cache, the block x normalisation probe, the
-# heads compared on LOCO + RAVDESS CV, the chosen head (statistics pooling + linear) with its
-# out-of-fold figures and final fit, temperature calibration, the noise robustness curve, export.
+# Rust features of every clip, the frozen-encoder cache, augmented training copies (real noise,
+# babble, rooms), the chosen recipe (blocks 1+2 statistics pooling, embedding z-normalised per
+# speaker, 50 % cold-start rows, linear) with its LOCO + RAVDESS CV figures and final fit,
+# temperature calibration, speaker seconds, "learn my voice", the robustness curve, export.
+# SENTIO_V4_RECORD=1 also reruns v4's probe, grid and heads (slow; their results are committed).
 set -euo pipefail
 PY=${1:-python3}
 HERE=models/acoustic/v4
 DATA=../shared/data
 CLI=$PWD/target/release/sentio
-BLOCK=2 VARIANT=spk
+RECIPE=(--variant emb --blocks 1+2 --wd 0.03 --mix 0.5)
+TAG=linear_emb_b1+2_wd0.03_mix0.5_aug
 
 find "$(cd $DATA && pwd)"/{ravdess,tess,ased,urdu} -name '*.flac' | sort > /tmp/v4-clips.txt
 $CLI features --list /tmp/v4-clips.txt --out /tmp/rust-feat
 cd $HERE
-$PY cache.py --feat /tmp/rust-feat --out /tmp/v4-cache
-$PY train.py probe
-$PY grid.py
-# The heads that lost on validation (BiLSTM, attentive pooling), for the record:
-$PY train.py head --block $BLOCK --variant $VARIANT --hidden 64 --epochs 8
-$PY train.py head --block $BLOCK --variant $VARIANT --hidden 0 --epochs 8
-$PY train.py linear --block $BLOCK --variant $VARIANT
-$PY calibrate.py "/tmp/linear_${VARIANT}_b1+2_wd0.03_oof.npy"
-for snr in 20 10 5; do
-    $PY noisy.py --snr $snr --out /tmp/v4-noisy/$snr
+if [ "${SENTIO_V4_RECORD:-0}" = 1 ]; then
+    $PY cache.py --feat /tmp/rust-feat --out /tmp/v4-cache
+    $PY train.py probe
+    $PY grid.py
+    # The heads that lost on validation (BiLSTM, attentive pooling) and v4's linear head:
+    $PY train.py head --block 2 --variant spk --hidden 64 --epochs 8
+    $PY train.py head --block 2 --variant spk --hidden 0 --epochs 8
+    $PY train.py linear --variant spk
+    # v5's candidates without augmentation (mix 0 / 0.3 / 0.5):
+    for mix in 0 0.3 0.5; do $PY train.py linear --variant emb --blocks 1+2 --wd 0.03 --mix $mix; done
+else
+    $PY cache.py --feat /tmp/rust-feat --out /tmp/v4-cache --blocks "" --max-block 2 --variants raw
+fi
+
+# Training copies in real noise, babble and rooms (the even half of the noise files).
+$PY augment.py --out /tmp/v4-aug
+$CLI features --list /tmp/v4-aug/list.txt --out /tmp/v4-aug/feat
+$PY cache.py --feat /tmp/v4-aug/feat --out /tmp/v4-aug/cache --blocks "" --max-block 2 --variants raw \
+    --global-meta /tmp/v4-cache/meta.json
+export SENTIO_V4_AUG=/tmp/v4-aug/cache
+
+$PY train.py linear "${RECIPE[@]}"
+$PY calibrate.py "/tmp/${TAG}_oof.npy" calibration_v5.json
+TEMPERATURE=$($PY -c "import json; print(json.load(open('results/calibration_v5.json'))['shipped']['temperature'])")
+$PY speaker_time.py --variant emb --mix 0.5
+$PY adapt.py --mix 0.5 --temperature "$TEMPERATURE" --prior 5 --lams 0.001,0.01
+
+# The robustness curve: the odd half of the noise files, and babble, never trained on.
+for snr in 20 10 5 babble10; do
+    if [ $snr = babble10 ]; then args=(--snr 10 --babble); else args=(--snr $snr); fi
+    $PY noisy.py "${args[@]}" --out /tmp/v4-noisy/$snr
     $CLI features --list /tmp/v4-noisy/$snr/list.txt --out /tmp/v4-noisy/$snr/feat
-    $PY cache.py --feat /tmp/v4-noisy/$snr/feat --out /tmp/v4-noisy/$snr/cache --blocks "" --max-block $BLOCK \
-        --global-meta /tmp/v4-cache/meta.json
-    SENTIO_V4_CACHE=/tmp/v4-noisy/$snr/cache $PY train.py saved_linear --block $BLOCK --variant $VARIANT \
-        --out robustness_${snr}db.json
+    $PY cache.py --feat /tmp/v4-noisy/$snr/feat --out /tmp/v4-noisy/$snr/cache --blocks "" --max-block 2 \
+        --variants raw --global-meta /tmp/v4-cache/meta.json
+    name=robustness_v5_${snr}$([ $snr = babble10 ] || echo db).json
+    env -u SENTIO_V4_AUG SENTIO_V4_CACHE=/tmp/v4-noisy/$snr/cache \
+        $PY train.py saved_linear "${RECIPE[@]}" --aug --out "$name"
 done
-TEMPERATURE=$($PY -c "import json; print(json.load(open('results/calibration.json'))['shipped']['temperature'])")
-$PY export.py --ckpt /tmp/v4_final.pt --temperature "$TEMPERATURE"
+
+$PY export.py --ckpt "/tmp/${TAG}_final.pt" --temperature "$TEMPERATURE" --prior-seconds 5

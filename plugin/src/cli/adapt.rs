@@ -25,7 +25,7 @@ pub struct AdaptArgs {
     /// Where to write the adaptation (JSON).
     #[arg(long)]
     pub out: PathBuf,
-    /// L2 penalty on the offsets: larger trusts the clips less.
+    /// L2 penalty on the change of the layer: larger trusts the clips less.
     #[arg(long, default_value_t = DEFAULT_PENALTY)]
     pub penalty: f32,
     #[command(flatten)]

@@ -215,8 +215,8 @@ impl ModelArgs {
             }),
             settings: Box::new(move || AnalysisSettings {
                 smoothing_s,
-                calibrating: false,
                 text_weight,
+                ..AnalysisSettings::default()
             }),
             ..WorkerConfig::default()
         })

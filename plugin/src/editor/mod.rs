@@ -26,7 +26,7 @@ use nice_plug_egui::{
     create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp, RepaintNotifier,
 };
 
-use crate::params::SentioParams;
+use crate::params::{SentioParams, Teach};
 use crate::speech::Transcript;
 use crate::state::SharedState;
 use history::History;
@@ -127,6 +127,37 @@ impl SentioEditor {
         }
     }
 
+    /// "Learn my voice": pick an emotion, speak it, pick the next; Off learns from the takes.
+    fn teach_menu(&self, ui: &mut Ui, setter: &ParamSetter) {
+        let current = self.params.teach.value();
+        let title = match current {
+            Teach::Off => "Learn my voice".to_string(),
+            Teach::Forget => "Forgetting your voice".to_string(),
+            t => format!(
+                "Speak {}… (Off learns)",
+                Teach::variants()[t.to_index()].to_lowercase()
+            ),
+        };
+        let response = egui::ComboBox::from_id_salt("sentio-teach")
+            .selected_text(RichText::new(title).size(14.0))
+            .show_ui(ui, |ui| {
+                for (i, name) in Teach::variants().iter().enumerate() {
+                    let t = Teach::from_index(i);
+                    if ui.selectable_label(t == current, *name).clicked() && t != current {
+                        setter.begin_set_parameter(&self.params.teach);
+                        setter.set_parameter(&self.params.teach, t);
+                        setter.end_set_parameter(&self.params.teach);
+                    }
+                }
+            })
+            .response;
+        response.on_hover_text(
+            "Choose an emotion and speak it for a few seconds (acted is fine), then the next; \
+             choose Off to learn from every take (at least two emotions). Saved with the project; \
+             Forget drops it.",
+        );
+    }
+
     fn live(&mut self, ui: &mut Ui, now: f64) {
         let out = self.shared.outputs();
         let width = ui.available_width();
@@ -191,6 +222,8 @@ impl NiceEguiApp for SentioEditor {
                 );
                 ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
                     self.calibrate_button(ui, &setter);
+                    ui.add_space(8.0);
+                    self.teach_menu(ui, &setter);
                 });
             });
         });

@@ -112,6 +112,7 @@ pub fn show(ui: &mut Ui, params: &SentioParams, setter: &ParamSetter, drafts: &m
                         param(ui, setter, &params.emotion_hop_ms);
                         param(ui, setter, &params.smoothing_ms);
                         param(ui, setter, &params.calibrate);
+                        param(ui, setter, &params.teach);
                     });
                     ui.add_space(16.0);
                     group(ui, "Words", "settings-words", |ui| {

@@ -113,6 +113,15 @@ impl Adaptation {
         Ok((bias, weight))
     }
 
+    /// What it was taught, e.g. "happy 2, sad 1".
+    pub fn taught(&self) -> String {
+        let taught: Vec<String> = (0..N_CLASSES)
+            .filter(|&c| self.clips[c] > 0)
+            .map(|c| format!("{} {}", super::CLASSES[c], self.clips[c]))
+            .collect();
+        taught.join(", ")
+    }
+
     /// The offsets for a window the linear layer read as `z` (ignored by offsets-only ones).
     pub fn offsets(&self, z: &[f32]) -> [f64; N_CLASSES] {
         let dims = self.weight.len() / N_CLASSES;

@@ -15,6 +15,7 @@ pub mod smoothing;
 pub mod speaker_embedding;
 
 use crate::dsp::FeatureFrame;
+use adaptation::Adaptation;
 use normalize::Calibration;
 
 /// Output classes, in the order every output (OSC, MIDI, JSON) uses.
@@ -71,6 +72,14 @@ pub trait EmotionModel: Send {
     fn calibration_seconds(&self) -> Option<f32> {
         None
     }
+    /// "Learn my voice": the class the speech now heard is an example of (`None`: no take).
+    /// The end of a take refits the correction on every take since the model loaded and
+    /// returns it (already in use), or says why it could not.
+    fn teach(&mut self, _class: Option<usize>) -> Option<Result<Adaptation, String>> {
+        None
+    }
+    /// Drops the learnt correction and the takes.
+    fn forget_adaptation(&mut self) {}
     /// Forget buffered frames (a new stream starts).
     fn reset(&mut self);
 }

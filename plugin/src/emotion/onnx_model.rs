@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use ort::session::Session;
 use ort::value::TensorRef;
 
-use super::adaptation::Adaptation;
+use super::adaptation::{Adaptation, Example, DEFAULT_PENALTY};
 use super::normalize::{Calibration, SpeakerNormalizer};
 use super::runtime::{find_model, session_builder, Device};
 use super::sidecar::Sidecar;
@@ -68,8 +68,16 @@ pub struct OnnxEmotionModel {
     recording_embedding: Option<RunningStats>,
     /// The user's learnt correction, applied to every output.
     adaptation: Option<Adaptation>,
-    /// What the linear layer read in the last inference (for the adaptation).
+    /// What the linear layer read in the last inference (for the adaptation; empty for
+    /// models that publish no head statistics).
     head_input: Vec<f32>,
+    /// The last inference's probabilities before the adaptation (what a take learns from).
+    unadapted: [f32; N_CLASSES],
+    /// A "learn my voice" take in progress: its class and windows.
+    take: Option<(usize, Vec<Example>)>,
+    /// The windows of every finished take since the model loaded, and takes per class.
+    taught: Vec<Example>,
+    takes: [usize; N_CLASSES],
     note: String,
     name: String,
 }
@@ -122,6 +130,10 @@ impl OnnxEmotionModel {
         Ok(Self {
             adaptation: options.adaptation.clone(),
             head_input: Vec::with_capacity(embedding.as_ref().map_or(0, |e| e.dims())),
+            unadapted: [0.0; N_CLASSES],
+            take: None,
+            taught: Vec::new(),
+            takes: [0; N_CLASSES],
             last_embedding: Vec::with_capacity(embedding.as_ref().map_or(0, |e| e.dims())),
             embedding,
             voiced_since_infer: 0,
@@ -144,6 +156,14 @@ impl OnnxEmotionModel {
             note,
             recording: None,
         })
+    }
+
+    /// Adds to what the user should know about how it runs.
+    pub fn add_note(&mut self, note: &str) {
+        if !self.note.is_empty() {
+            self.note.push_str("; ");
+        }
+        self.note.push_str(note);
     }
 
     pub fn sidecar(&self) -> &Sidecar {
@@ -226,14 +246,21 @@ impl OnnxEmotionModel {
             self.last_embedding.clear();
             self.last_embedding.extend_from_slice(e);
         }
-        if let Some(a) = &self.adaptation {
-            match (&self.sidecar.embedding, embedding_stats) {
-                (Some(spec), Some((mean, std))) if !a.weight.is_empty() => {
-                    spec.head_input(&self.last_embedding, mean, std, &mut self.head_input);
-                    a.apply(&mut probs, &self.head_input);
-                }
-                _ => a.apply(&mut probs, &[]),
+        self.head_input.clear();
+        if let (Some(spec), Some((mean, std))) = (&self.sidecar.embedding, embedding_stats) {
+            if !spec.head_mean.is_empty() {
+                spec.head_input(&self.last_embedding, mean, std, &mut self.head_input);
             }
+        }
+        self.unadapted = probs;
+        if let Some(a) = &self.adaptation {
+            // Offsets-only adaptations read no embedding (the load checked the layer's shape).
+            let z = if self.head_input.len() * N_CLASSES == a.weight.len() {
+                &self.head_input[..]
+            } else {
+                &[][..]
+            };
+            a.apply(&mut probs, z);
         }
         Ok(probs)
     }
@@ -396,6 +423,14 @@ impl EmotionModel for OnnxEmotionModel {
         if let Some(take) = &mut self.recording_embedding {
             take.observe(&self.last_embedding, seconds, f64::INFINITY);
         }
+        if let Some((label, windows)) = &mut self.take {
+            windows.push(Example {
+                probs: self.unadapted,
+                z: self.head_input.clone(),
+                label: *label,
+                weight: 1.0,
+            });
+        }
         Ok(Some(EmotionEstimate {
             frame_index: frame.index,
             probs,
@@ -427,6 +462,52 @@ impl EmotionModel for OnnxEmotionModel {
             }
             _ => None,
         }
+    }
+
+    fn teach(&mut self, class: Option<usize>) -> Option<Result<Adaptation, String>> {
+        if self.take.as_ref().map(|(c, _)| *c) == class {
+            return None;
+        }
+        let ended = self.take.take();
+        self.take = class.map(|c| (c, Vec::new()));
+        let (label, mut windows) = ended?;
+        if windows.is_empty() {
+            return Some(Err(format!(
+                "heard no speech while learning {}",
+                super::CLASSES[label]
+            )));
+        }
+        // Every take weighs the same, however long.
+        let weight = 1.0 / windows.len() as f32;
+        windows.iter_mut().for_each(|w| w.weight = weight);
+        self.taught.extend(windows);
+        self.takes[label] += 1;
+        if self.takes.iter().filter(|&&n| n > 0).count() < 2 {
+            return Some(Err(format!(
+                "{} learnt; teach at least one more emotion",
+                super::CLASSES[label]
+            )));
+        }
+        let fitted = Adaptation::fit(&self.taught, DEFAULT_PENALTY).map(|(bias, weight)| {
+            let a = Adaptation {
+                model: self.sidecar.fingerprint(),
+                bias,
+                weight,
+                clips: self.takes,
+                penalty: DEFAULT_PENALTY,
+                calibration: None,
+            };
+            self.adaptation = Some(a.clone());
+            a
+        });
+        Some(fitted)
+    }
+
+    fn forget_adaptation(&mut self) {
+        self.take = None;
+        self.taught.clear();
+        self.takes = [0; N_CLASSES];
+        self.adaptation = None;
     }
 
     fn set_calibration(&mut self, c: Option<Calibration>) -> Result<(), String> {
