@@ -66,13 +66,16 @@ impl Default for AnalysisSettings {
 
 pub const DEFAULT_TEXT_WEIGHT: f32 = 0.5;
 
+/// Where what "learn my voice" learnt goes (`None`: forgotten).
+pub type AdaptationSink = Box<dyn Fn(Option<&Adaptation>) + Send>;
+
 pub struct WorkerConfig {
     pub model: Option<ModelLoader>,
     pub settings: Box<dyn Fn() -> AnalysisSettings + Send>,
     /// Receives a new calibration (e.g. to save it with the plugin state).
     pub on_calibration: Box<dyn Fn(&Calibration) + Send>,
     /// Receives what "learn my voice" learnt (`None`: forgotten), e.g. to save it.
-    pub on_adaptation: Box<dyn Fn(Option<&Adaptation>) + Send>,
+    pub on_adaptation: AdaptationSink,
     /// Where the 16 kHz audio goes for transcription (when the speech path is on).
     pub speech: Option<SpeechInput>,
 }

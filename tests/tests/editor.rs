@@ -123,6 +123,38 @@ fn editor_shows_live_emotion_and_survives_resizing_and_reopening() {
         "the second click did not apply the calibration"
     );
 
+    // "Learn my voice" (left of it) is a menu of the `teach` parameter: open it, pick Happy,
+    // speak, pick Off; every choice reaches the host.
+    let teach = host.param("teach").expect("teach").clone();
+    assert_eq!(
+        teach.plain_from_normalized(1.0),
+        9.0,
+        "Off, 8 emotions, Forget"
+    );
+    x.click(ew as i16 - TEACH_FROM_RIGHT, 14)
+        .expect("open the menu");
+    play(&mut host, audio::head(&speech, rate, 0.5));
+    std::thread::sleep(Duration::from_millis(300));
+    let menu = x.screenshot(ew, eh).expect("screenshot");
+    menu.save_png(&shots_dir().join("editor-teach.png"))
+        .unwrap();
+    x.click(ew as i16 - TEACH_FROM_RIGHT, menu_row(3))
+        .expect("pick Happy");
+    play(&mut host, audio::head(&speech, rate, 3.0));
+    let picked = host.param_value("teach").unwrap();
+    assert!(
+        (picked - 3.0).abs() < 1e-3,
+        "Happy was not picked: {picked}"
+    );
+    x.click(ew as i16 - TEACH_FROM_RIGHT, 14)
+        .expect("open the menu");
+    play(&mut host, audio::head(&speech, rate, 0.5));
+    x.click(ew as i16 - TEACH_FROM_RIGHT, menu_row(0))
+        .expect("pick Off");
+    play(&mut host, audio::head(&speech, rate, 0.5));
+    let picked = host.param_value("teach").unwrap();
+    assert!(picked.abs() < 1e-3, "Off was not picked: {picked}");
+
     // The Settings tab, as a user clicks it (the tab sits right of the "Sentio" title).
     x.click(140, 16).expect("click");
     play(&mut host, audio::head(&speech, rate, 1.0));
@@ -182,3 +214,14 @@ fn open_in_new_window(host: &mut ClapHost, x: &Xvfb) -> (u32, u16, u16) {
     x.resize(parent, w, h).unwrap();
     (parent, w, h)
 }
+
+/// Where the "Learn my voice" menu's button sits, from the window's right edge (left of
+/// "Calibrate to my voice").
+const TEACH_FROM_RIGHT: i16 = 235;
+
+/// The y of the menu's `i`-th entry (Off = 0) once it is open below the button.
+fn menu_row(i: i16) -> i16 {
+    MENU_TOP + i * MENU_ROW + MENU_ROW / 2
+}
+const MENU_TOP: i16 = 30;
+const MENU_ROW: i16 = 23;

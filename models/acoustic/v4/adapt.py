@@ -15,7 +15,10 @@ global ones as live). Compared, on the same draws:
   `sentio adapt` fits in Rust (plugin/src/emotion/adaptation.rs);
 - last: the linear layer itself fine-tuned from the shipped weights with the penalty on the change.
 
-The penalty is chosen on the mean over splits and k (validation, as every recipe here).
+The penalty is chosen on the mean of the LOCO mean and the RAVDESS CV mean, over k (validation,
+as every recipe here); run_all.sh runs three grids (0.001, 0.01 → adapt.json; 0.03, 0.1, 0.3 →
+adapt_more.json; 1, 3 → adapt_wide.json). RAVDESS actors have 4 neutral clips, so k = 4 leaves none to test on there:
+RAVDESS has k = 1 and 2 only.
 """
 import argparse
 import json

@@ -44,6 +44,8 @@ $PY calibrate.py "/tmp/${TAG}_oof.npy" calibration_v5.json
 TEMPERATURE=$($PY -c "import json; print(json.load(open('results/calibration_v5.json'))['shipped']['temperature'])")
 $PY speaker_time.py --variant emb --mix 0.5
 $PY adapt.py --mix 0.5 --temperature "$TEMPERATURE" --prior 5 --lams 0.001,0.01
+$PY adapt.py --mix 0.5 --temperature "$TEMPERATURE" --prior 5 --lams 0.03,0.1,0.3 --out adapt_more.json
+$PY adapt.py --mix 0.5 --temperature "$TEMPERATURE" --prior 5 --lams 1,3 --out adapt_wide.json
 
 # The robustness curve: the odd half of the noise files, and babble, never trained on.
 for snr in 20 10 5 babble10; do

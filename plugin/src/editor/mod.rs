@@ -140,6 +140,8 @@ impl SentioEditor {
         };
         let response = egui::ComboBox::from_id_salt("sentio-teach")
             .selected_text(RichText::new(title).size(14.0))
+            // Every choice visible at once, Forget included.
+            .height(260.0)
             .show_ui(ui, |ui| {
                 for (i, name) in Teach::variants().iter().enumerate() {
                     let t = Teach::from_index(i);
