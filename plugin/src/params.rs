@@ -186,8 +186,6 @@ pub struct SentioParams {
     /// Hold on while speaking neutrally for a few seconds; turning it off applies the calibration.
     #[id = "calibrate"]
     pub calibrate: BoolParam,
-    #[id = "teach"]
-    pub teach: EnumParam<Teach>,
 
     /// Transcription and text emotion (next activation).
     #[id = "speech_on"]
@@ -242,6 +240,10 @@ pub struct SentioParams {
     /// Written by the plugin, never read: what the host shows and records.
     #[nested(group = "Emotion Outputs")]
     pub outputs: EmotionOutputParams,
+    /// Last, after the outputs: hosts list parameters in this order, and a new one here keeps
+    /// the existing ones' order (and clap-validator's random draws for them) unchanged.
+    #[id = "teach"]
+    pub teach: EnumParam<Teach>,
 }
 
 /// The analysis as host parameters (outputs: the plugin sets them from `process()`).
