@@ -241,12 +241,13 @@ pub struct SentioParams {
     #[nested(group = "Emotion Outputs")]
     pub outputs: EmotionOutputParams,
     /// Last, after the outputs: hosts list parameters in this order, and a new one here keeps
-    /// the existing ones' order (and clap-validator's random draws for them) unchanged.
+    /// the existing ones' order unchanged.
     #[id = "teach"]
     pub teach: EnumParam<Teach>,
 }
 
-/// The analysis as host parameters (outputs: the plugin sets them from `process()`).
+/// The analysis as host parameters (outputs: the plugin sets them from `process()`; the vendored
+/// nice-plug's `ParamFlags::OUTPUT` makes the wrapper refuse host writes to them).
 #[derive(Params)]
 pub struct EmotionOutputParams {
     #[id = "out_neutral"]
@@ -279,6 +280,7 @@ impl Default for EmotionOutputParams {
     fn default() -> Self {
         let unit = |name: String| {
             FloatParam::new(name, 0.0, FloatRange::Linear { min: 0.0, max: 1.0 })
+                .output()
                 .with_unit(" %")
                 .with_value_to_string(formatters::v2s_f32_percentage(0))
                 .with_string_to_value(formatters::s2v_f32_percentage())
@@ -297,6 +299,7 @@ impl Default for EmotionOutputParams {
                     max: 1.0,
                 },
             )
+            .output()
             .with_value_to_string(formatters::v2s_f32_rounded(2))
         };
         Self {
@@ -319,6 +322,7 @@ impl Default for EmotionOutputParams {
                     max: N_CLASSES as i32 - 1,
                 },
             )
+            .output()
             .with_value_to_string(Arc::new(|i| {
                 CLASSES
                     .get(i.max(0) as usize)

@@ -1,8 +1,9 @@
 //! The emotion as host parameters under a real CLAP host: while the demo plays, the release
 //! `.clap` reports the twelve output parameters as `CLAP_EVENT_PARAM_VALUE` events inside gestures
 //! (what a DAW in write/touch mode records), at most at the chosen rate, with the values the OSC
-//! sender sends; automation a host plays into them changes nothing the plugin sends. (The debug
-//! bundle's allocation test runs with them on, so `process()` sends them without allocating.)
+//! sender sends; automation a host plays into them is refused, in `process()` and in `flush()`
+//! alike, and answered with the value the plugin reported. (The debug bundle's allocation test runs
+//! with them on, so `process()` sends them without allocating.)
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -61,8 +62,10 @@ fn output_parameters_reach_the_host_as_recorded_gestures_with_the_osc_values() {
     audio::assert_bit_exact(&speech, &res.outputs[0], "speech, left");
     let events = host.take_param_out();
 
-    // Every value is a whole gesture: begin, value, end, for the same parameter.
+    // Every report is a whole gesture: begin, value, end, for the same parameter. The one value
+    // outside a gesture is the answer to the host's automation: the value "happy" held then.
     let mut values: Vec<Vec<f64>> = vec![Vec::new(); OUTPUT_PARAMS.len()];
+    let mut answers = Vec::new();
     let mut i = 0;
     while i < events.len() {
         match events[i..] {
@@ -75,9 +78,25 @@ fn output_parameters_reach_the_host_as_recorded_gestures_with_the_osc_values() {
                 values[slot].push(value);
                 i += 3;
             }
+            [ParamOut::Value { clap_id, value }, ..] => {
+                answers.push((ids.get(&clap_id).copied(), value, values[2].last().copied()));
+                i += 1;
+            }
             _ => panic!("not a begin/value/end gesture at {i}: {:?}", &events[i..]),
         }
     }
+    assert_eq!(
+        answers.len(),
+        1,
+        "one answer to one automation point: {answers:?}"
+    );
+    let (slot, answered, reported) = answers[0];
+    assert_eq!(slot, Some(2), "the answer is for happy");
+    assert_eq!(
+        Some(answered),
+        reported,
+        "the answer is the value the plugin last reported"
+    );
     let max_updates = (seconds * 30.0).ceil() as usize + 1;
     for (i, v) in values.iter().enumerate() {
         let id = OUTPUT_PARAMS[i];
@@ -96,11 +115,10 @@ fn output_parameters_reach_the_host_as_recorded_gestures_with_the_osc_values() {
         );
         let (lo, hi) = if i == 11 { (0.0, 7.0) } else { (0.0, 1.0) };
         assert!(v.iter().all(|x| (lo..=hi).contains(x)), "{id}: {v:?}");
-        // Only changes are sent; the one exception is "happy" reasserting its value after the
-        // host's automation overwrote it.
+        // Only changes are sent.
         let repeats = v.windows(2).filter(|w| w[0] == w[1]).count();
-        assert!(
-            repeats <= usize::from(i == 2),
+        assert_eq!(
+            repeats, 0,
             "{id}: {repeats} values were sent twice in a row"
         );
         eprintln!("{id}: {} updates in {seconds:.1} s", v.len());
@@ -178,4 +196,46 @@ fn output_parameters_can_be_switched_off() {
     let speech = audio::speech_excerpt(&demo, rate, 3.0).to_vec();
     host.process_paced(&speech, 480).expect("process");
     assert_eq!(host.take_param_out(), vec![], "outputs off, nothing sent");
+}
+
+/// What clap-validator's `param-set-events` checks: a host write reaches the same end through
+/// `params.flush()` as through `process()`. For an output the end is "refused": the plugin keeps
+/// its own value (here, before any analysis, the default), while an ordinary parameter changes.
+#[test]
+fn host_writes_to_outputs_are_refused_in_flush_as_in_process() {
+    let _g = serial();
+    let mut host = ClapHost::load(&paths::release_clap()).expect("load");
+    let voice = "out_voice";
+    let default = host.param_normalized(voice).expect("voice");
+    // Inactive: delivered through params.flush().
+    host.set_param(voice, 0.575).expect("set");
+    host.set_param(OSC_ON, bool_normalized(false)).expect("osc");
+    assert_eq!(host.param_normalized(voice).unwrap(), default, "flush");
+    assert_eq!(
+        host.param_normalized(OSC_ON).unwrap(),
+        bool_normalized(false),
+        "an ordinary parameter still takes the host's value"
+    );
+    // Active: once through flush, once inside a process() block of silence.
+    host.activate(48_000.0, 1, 1024).expect("activate");
+    host.set_param(voice, 0.575).expect("set");
+    host.flush_params().expect("flush");
+    assert_eq!(
+        host.param_normalized(voice).unwrap(),
+        default,
+        "active flush"
+    );
+    host.set_param(voice, 0.575).expect("set");
+    host.process_paced(&vec![0.0; 4800], 480).expect("process");
+    assert_eq!(
+        host.param_normalized(voice).unwrap(),
+        0.0,
+        "process: silence"
+    );
+    let answers: Vec<_> = host
+        .take_param_out()
+        .into_iter()
+        .filter(|e| matches!(e, ParamOut::Value { value, .. } if *value == 0.575))
+        .collect();
+    assert_eq!(answers, vec![], "the host's value was never echoed");
 }

@@ -1,8 +1,11 @@
 //! Emotion as host parameters: the eight class probabilities, valence, arousal, voice activity and
 //! the dominant class, reported from `process()` so a DAW can show and record them as automation.
 //!
-//! The plugin never reads these parameters back: they are outputs. Automation a host plays into
-//! them changes only what the host displays until the next update. Sending goes through the
+//! The plugin never reads these parameters back: they are outputs (`ParamFlags::OUTPUT` in the
+//! vendored nice-plug). The CLAP wrapper refuses a host's write to one, in `flush()` as in
+//! `process()`, and answers it with the parameter's value; VST3 drops it from the input queue.
+//! Should a host still change one (VST3 `setParamNormalized` from its UI thread), the next update
+//! reasserts the plugin's value. Sending goes through the
 //! vendored nice-plug's `ProcessContext::set_output_parameter` (CLAP `PARAM_VALUE` inside a gesture,
 //! VST3 `outputParameterChanges`), at most `rate_hz` times a second and only for values that moved.
 //! Fixed-size state: real-time safe.

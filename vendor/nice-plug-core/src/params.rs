@@ -80,6 +80,12 @@ bitflags::bitflags! {
         /// Don't show this parameter when generating a generic UI for the plugin using one of
         /// nice-plug's generic UI widgets.
         const HIDE_IN_GENERIC_UI = 1 << 3;
+        /// Sentio patch: the plugin computes this parameter and reports it to the host with
+        /// `ProcessContext::set_output_parameter()` (a meter, an analysis result). The host may
+        /// show and record it but not set it: a value the host sends is refused, the same way
+        /// in `flush()` as in `process()`, and the CLAP wrapper answers it with the value the
+        /// parameter holds so the host's display does not drift. Not modulatable.
+        const OUTPUT = 1 << 4;
     }
 }
 

@@ -401,6 +401,13 @@ impl FloatParam {
         self.info.flags.insert(ParamFlags::HIDE_IN_GENERIC_UI);
         self
     }
+
+    /// Sentio patch: mark the parameter as an output the plugin drives; see
+    /// [`ParamFlags::OUTPUT`].
+    pub fn output(mut self) -> Self {
+        self.info.flags.insert(ParamFlags::OUTPUT);
+        self
+    }
 }
 
 /// Calculate how many decimals to round to when displaying a floating point value with a specific

@@ -370,4 +370,11 @@ impl IntParam {
         self.info.flags.insert(ParamFlags::HIDE_IN_GENERIC_UI);
         self
     }
+
+    /// Sentio patch: mark the parameter as an output the plugin drives; see
+    /// [`ParamFlags::OUTPUT`].
+    pub fn output(mut self) -> Self {
+        self.info.flags.insert(ParamFlags::OUTPUT);
+        self
+    }
 }

@@ -927,6 +927,32 @@ impl<P: ClapPlugin> Wrapper<P> {
         set && ended
     }
 
+    /// Sentio patch: whether `param_hash` is a [`ParamFlags::OUTPUT`] parameter.
+    fn is_output_parameter(&self, param_hash: u32) -> bool {
+        self.param_by_hash
+            .get(&param_hash)
+            .is_some_and(|p| unsafe { p.flags() }.contains(ParamFlags::OUTPUT))
+    }
+
+    /// Sentio patch: a host write to an output parameter is dropped, in `flush()` and in
+    /// `process()` alike, and answered with the value the parameter holds (drained into the same
+    /// call's `out_events`), so the host shows the plugin's value again. Lock- and allocation-free.
+    fn refuse_output_parameter_write(&self, param_hash: u32) -> bool {
+        if !self.is_output_parameter(param_hash) {
+            return false;
+        }
+        let param = self.param_by_hash[&param_hash];
+        let clap_plain_value = unsafe {
+            param.unmodulated_normalized_value() as f64 * param.step_count().unwrap_or(1) as f64
+        };
+        // A full queue only loses the answer; the plugin's next report corrects the host.
+        let _ = self.output_parameter_events.push(OutputParamEvent::SetValue {
+            param_hash,
+            clap_plain_value,
+        });
+        true
+    }
+
     /// Convenience function for setting a value for a parameter as triggered by a CLAP parameter
     /// update. The same rate is for updating parameter smoothing.
     ///
@@ -1249,6 +1275,9 @@ impl<P: ClapPlugin> Wrapper<P> {
         match (raw_event.space_id, raw_event.type_) {
             (CLAP_CORE_EVENT_SPACE_ID, CLAP_EVENT_PARAM_VALUE) => {
                 let event = unsafe { &*(event as *const clap_event_param_value) };
+                if self.refuse_output_parameter_write(event.param_id) {
+                    return;
+                }
                 self.update_plain_value_by_hash(
                     event.param_id,
                     ClapParamUpdate::PlainValueSet(event.value),
@@ -1278,6 +1307,9 @@ impl<P: ClapPlugin> Wrapper<P> {
             }
             (CLAP_CORE_EVENT_SPACE_ID, CLAP_EVENT_PARAM_MOD) => {
                 let event = unsafe { &*(event as *const clap_event_param_mod) };
+                if self.is_output_parameter(event.param_id) {
+                    return;
+                }
 
                 if event.note_id != -1 && P::MIDI_INPUT >= MidiConfig::Basic {
                     match self.poly_mod_ids_by_hash.get(&event.param_id) {
@@ -3210,6 +3242,7 @@ impl<P: ClapPlugin> Wrapper<P> {
         let automatable = !flags.contains(ParamFlags::NON_AUTOMATABLE);
         let hidden = flags.contains(ParamFlags::HIDDEN);
         let is_bypass = flags.contains(ParamFlags::BYPASS);
+        let is_output = flags.contains(ParamFlags::OUTPUT);
 
         unsafe {
             *param_info = std::mem::zeroed();
@@ -3221,7 +3254,10 @@ impl<P: ClapPlugin> Wrapper<P> {
         param_info.id = *param_hash;
         // TODO: Somehow expose per note/channel/port modulation
         param_info.flags = 0;
-        if automatable && !hidden {
+        if automatable && !hidden && is_output {
+            // Sentio patch: recorded as automation, never modulated.
+            param_info.flags |= CLAP_PARAM_IS_AUTOMATABLE;
+        } else if automatable && !hidden {
             param_info.flags |= CLAP_PARAM_IS_AUTOMATABLE | CLAP_PARAM_IS_MODULATABLE;
             if wrapper.poly_mod_ids_by_hash.contains_key(param_hash) {
                 param_info.flags |= CLAP_PARAM_IS_MODULATABLE_PER_NOTE_ID;

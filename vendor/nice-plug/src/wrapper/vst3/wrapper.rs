@@ -1150,6 +1150,13 @@ impl<P: Vst3Plugin> IAudioProcessorTrait for Wrapper<P> {
                         if num_changes <= 0 {
                             continue;
                         }
+                        // Sentio patch: the host does not set an output parameter (see
+                        // `ParamFlags::OUTPUT`); the plugin's next report overrides its lane.
+                        if self.inner.param_by_hash.get(&param_hash).is_some_and(|p| unsafe {
+                            p.flags().contains(ParamFlags::OUTPUT)
+                        }) {
+                            continue;
+                        }
 
                         let mut sample_offset = 0i32;
                         let mut value = 0.0f64;
