@@ -28,6 +28,12 @@ if [ "${SENTIO_V4_RECORD:-0}" = 1 ]; then
     $PY train.py linear --variant spk
     # v5's candidates without augmentation (mix 0 / 0.3 / 0.5):
     for mix in 0 0.3 0.5; do $PY train.py linear --variant emb --blocks 1+2 --wd 0.03 --mix $mix; done
+    # Frozen versus fine-tuned block 2 (clean windows; block 1's frames cached):
+    $PY cache.py --feat /tmp/rust-feat --out /tmp/v4-ft-cache --blocks 1 --max-block 2 --variants raw
+    for e in 1 3; do for lr in 3e-5 1e-4; do
+        SENTIO_V4_CACHE=/tmp/v4-ft-cache $PY finetune.py --splits "" --epochs $e --lr-block $lr \
+            --out finetune_block2_e${e}_lr${lr}.json
+    done; done
 else
     $PY cache.py --feat /tmp/rust-feat --out /tmp/v4-cache --blocks "" --max-block 2 --variants raw
 fi
