@@ -47,6 +47,9 @@ def main():
         meta = json.load(f)
     blocks = cfg.get("blocks_list")
     stem = WhisperStem.from_ct2(BIN, n_blocks=max(blocks) if blocks else cfg["block"], max_pos=MAX_POS)
+    if "block2" in ck:
+        # finetune.py's checkpoints: block 2 fine-tuned, the rest as Whisper trained it.
+        stem.blocks[1].load_state_dict(ck["block2"])
     if "lin" in ck:
         lin = torch.nn.Linear(768 * len(blocks), 8)
         lin.load_state_dict(ck["lin"])
@@ -144,7 +147,8 @@ def main():
             "head_mean": [float(v) for v in np.asarray(ck["mu"]).ravel()],
             "head_std": [float(v) for v in np.asarray(ck["sd"]).ravel()],
         }
-        sidecar["model"] = (f"v5: Whisper tiny.en conv stem + encoder blocks 1..{max(blocks)} (frozen), statistics pooling "
+        frozen = "block 1 frozen, block 2 fine-tuned" if "block2" in ck else "frozen"
+        sidecar["model"] = (f"v5: Whisper tiny.en conv stem + encoder blocks 1..{max(blocks)} ({frozen}), statistics pooling "
                             f"of blocks {blocks} normalised with the speaker's embedding statistics, linear")
     with open(os.path.join(a.out, "sentio-ser.json"), "w") as f:
         json.dump(sidecar, f, indent=1)

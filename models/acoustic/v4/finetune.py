@@ -18,6 +18,19 @@ speaker, 50 % cold-start rows, linear; `train.py linear --variant emb --blocks 1
 Both arms are scored like `train.py linear`: clip UA with the test speaker's statistics, without
 (cold start: the training side's global statistics) and as one session. Block 1's output frames
 come from the cache (the conv stem and block 1 stay frozen in both arms).
+
+`--save-dir DIR` keeps each split's tuned model as `DIR/<split>.pt` (and its frozen arm as
+`DIR/<split>_frozen.pt`) and `--final` fits one on every window (`DIR/final.pt`, no scores), in
+the checkpoint format `export.py` reads (the linear layer, its standardisation, the embedding's
+global statistics and, tuned, block 2's weights). `--scored-dir DIR` scores saved models on
+another cache instead (noisy copies: the robustness curve, as `train.py saved_linear`):
+
+    SENTIO_V4_CACHE=/tmp/v4-noisy/10/ft-cache python3 models/acoustic/v4/finetune.py \
+        --scored-dir DIR --out finetune_block2_noisy_10db.json
+
+    python3 models/acoustic/v4/export.py --ckpt DIR/loco_ased.pt --out /tmp/ft-export/loco_ased
+    target/release/sentio eval --manifest ../shared/data/ased/labels.csv \
+        --model /tmp/ft-export/loco_ased/sentio-ser.onnx
 """
 import argparse
 import json
@@ -143,6 +156,42 @@ def fine_tune(blk, lin, mu, sd, x_frozen, g, data, train, a):
             print(f"    step {step + 1}/{steps} loss {loss.item():.3f} {time.time() - t0:.0f}s", flush=True)
 
 
+def save(path, blk, lin, mu, sd, g, a):
+    """An `export.py` checkpoint of a tuned model (`train.py linear`'s keys plus `block2`)."""
+    cfg = {**vars(a), "variant": "emb", "blocks_list": [1, 2], "block2": "frozen" if blk is None else "fine-tuned"}
+    ck = {"lin": lin.state_dict(), "mu": mu, "sd": sd, "config": cfg,
+          "embedding_global": [g[0].tolist(), g[1].tolist()]}
+    if blk is not None:
+        ck["block2"] = blk.state_dict()
+    torch.save(ck, path)
+    print(f"saved {path}", flush=True)
+
+
+def score_saved(a, data):
+    """Each split's saved frozen and tuned models on this cache: the test speaker's statistics in
+    this channel, the saved (clean training side's) global statistics, the test side's."""
+    x_frozen = np.concatenate([data.p1, data.p2_frozen], 1)
+    res = {"config": vars(a), "cache": T.CACHE, "per_split": {}}
+    for name, train, test, classes in T.splits():
+        out = {}
+        for arm, suffix in (("frozen", "_frozen"), ("tuned", "")):
+            ck = torch.load(os.path.join(a.scored_dir, f"{name}{suffix}.pt"), weights_only=False)
+            lin = nn.Linear(x_frozen.shape[1], 8)
+            lin.load_state_dict(ck["lin"])
+            x = x_frozen
+            if "block2" in ck:
+                blk = WhisperStem.from_ct2(BIN, n_blocks=2).blocks[1]
+                blk.load_state_dict(ck["block2"])
+                x = np.concatenate([data.p1, block2_embeddings(blk, data)], 1)
+            g = tuple(np.asarray(v, np.float32) for v in ck["embedding_global"])
+            out[arm] = dict(zip(("spk", "cold", "session"),
+                                score_split(lin, ck["mu"], ck["sd"], x, g, train, test, classes)))
+        print(f"{name}: {out}", flush=True)
+        res["per_split"][name] = out
+    res["summary"] = summary(res["per_split"])
+    return res
+
+
 def summary(per_split):
     """Per arm and normalisation: the LOCO mean, the RAVDESS CV mean and their mean (train.py's
     selection score), when the run covered both."""
@@ -167,7 +216,13 @@ def main():
     ap.add_argument("--wd", type=float, default=0.03)
     ap.add_argument("--mix", type=float, default=0.5)
     ap.add_argument("--out", default="finetune_block2.json")
+    ap.add_argument("--save-dir", default="", help="keep each split's tuned model here (export.py format)")
+    ap.add_argument("--final", action="store_true", help="fit one model on every window into --save-dir")
+    ap.add_argument("--scored-dir", default="", help="score the models saved here on SENTIO_V4_CACHE instead")
     a = ap.parse_args()
+    assert not a.final or a.save_dir, "--final writes --save-dir/final.pt"
+    if a.save_dir:
+        os.makedirs(a.save_dir, exist_ok=True)
     assert not T.AUG, "run without SENTIO_V4_AUG: both arms train on the clean windows"
     data = Data()
     base_blk = WhisperStem.from_ct2(BIN, n_blocks=2).blocks[1]
@@ -177,7 +232,24 @@ def main():
     err = float(np.abs(got - data.p2_frozen[check]).max())
     print(f"block 2 parity on {len(check)} windows: max |diff| {err:.2e}", flush=True)
     assert err < 2e-2, err
+    if a.scored_dir:
+        res = score_saved(a, data)
+        print(json.dumps(res["summary"], indent=1))
+        with open(os.path.join(T.RESULTS, a.out), "w") as f:
+            json.dump(res, f, indent=1)
+        return
     x_frozen = np.concatenate([data.p1, data.p2_frozen], 1)
+    if a.final:
+        everything = np.ones(len(data.lens), bool)
+        g = (x_frozen.mean(0), x_frozen.std(0) + 1e-5)
+        _, lin, mu, sd = T.fit_linear(T.speaker_z(x_frozen), everything, wd=a.wd, full=True,
+                                      aug=(x_frozen - g[0]) / g[1], p_aug=a.mix)
+        blk = WhisperStem.from_ct2(BIN, n_blocks=2).blocks[1]
+        fine_tune(blk, lin, mu, sd, x_frozen, g, data, everything, a)
+        x_tuned = np.concatenate([data.p1, block2_embeddings(blk, data)], 1)
+        save(os.path.join(a.save_dir, "final.pt"), blk, lin, mu, sd,
+             (x_tuned.mean(0), x_tuned.std(0) + 1e-5), a)
+        return
     res = {"config": vars(a), "block2_parity_max_abs": err, "per_split": {}}
     for name, train, test, classes in T.splits():
         if a.splits and not name.startswith(a.splits):
@@ -188,11 +260,15 @@ def main():
                                           aug=(x_frozen - g[0]) / g[1], p_aug=a.mix)
         frozen = score_split(lin, mu, sd, x_frozen, g, train, test, classes)
         print(f"{name} frozen: spk {frozen[0]:.3f} cold {frozen[1]:.3f} session {frozen[2]:.3f}", flush=True)
+        if a.save_dir:
+            save(os.path.join(a.save_dir, f"{name}_frozen.pt"), None, lin, mu, sd, g, a)
         blk = WhisperStem.from_ct2(BIN, n_blocks=2).blocks[1]
         fine_tune(blk, lin, mu, sd, x_frozen, g, data, train, a)
         x_tuned = np.concatenate([data.p1, block2_embeddings(blk, data)], 1)
         g_t = (x_tuned[train].mean(0), x_tuned[train].std(0) + 1e-5)
         tuned = score_split(lin, mu, sd, x_tuned, g_t, train, test, classes)
+        if a.save_dir:
+            save(os.path.join(a.save_dir, f"{name}.pt"), blk, lin, mu, sd, g_t, a)
         print(f"{name} tuned:  spk {tuned[0]:.3f} cold {tuned[1]:.3f} session {tuned[2]:.3f} "
               f"({time.time() - t0:.0f} s)", flush=True)
         res["per_split"][name] = {"frozen": dict(zip(("spk", "cold", "session"), frozen)),
