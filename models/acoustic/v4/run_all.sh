@@ -34,6 +34,11 @@ if [ "${SENTIO_V4_RECORD:-0}" = 1 ]; then
         SENTIO_V4_CACHE=/tmp/v4-ft-cache $PY finetune.py --splits "" --epochs $e --lr-block $lr \
             --out finetune_block2_e${e}_lr${lr}.json
     done; done
+    # The winner again, its models kept: through `sentio eval`, and in noise (below).
+    SENTIO_V4_CACHE=/tmp/v4-ft-cache $PY finetune.py --splits "" --epochs 3 --lr-block 1e-4 \
+        --save-dir /tmp/ft-e3-1e-4 --out finetune_block2_e3_lr1e-4_rerun.json
+    (cd ../../.. && SENTIO_V4_CACHE=/tmp/v4-ft-cache $PY $HERE/finetune_sentio_eval.py /tmp/ft-e3-1e-4 \
+        $HERE/results/finetune_block2_e3_lr1e-4_sentio_eval.json)
 else
     $PY cache.py --feat /tmp/rust-feat --out /tmp/v4-cache --blocks "" --max-block 2 --variants raw
 fi
@@ -61,6 +66,12 @@ for snr in 20 10 5 babble10; do
     $PY cache.py --feat /tmp/v4-noisy/$snr/feat --out /tmp/v4-noisy/$snr/cache --blocks "" --max-block 2 \
         --variants raw --global-meta /tmp/v4-cache/meta.json
     name=robustness_v5_${snr}$([ $snr = babble10 ] || echo db).json
+    if [ "${SENTIO_V4_RECORD:-0}" = 1 ] && [ $snr = 10 -o $snr = babble10 ]; then
+        $PY cache.py --feat /tmp/v4-noisy/$snr/feat --out /tmp/v4-noisy/$snr/ft-cache --blocks 1 --max-block 2 \
+            --variants raw --global-meta /tmp/v4-ft-cache/meta.json
+        SENTIO_V4_CACHE=/tmp/v4-noisy/$snr/ft-cache $PY finetune.py --scored-dir /tmp/ft-e3-1e-4 --epochs 3 \
+            --lr-block 1e-4 --out finetune_block2_e3_lr1e-4_noisy_$([ $snr = babble10 ] && echo babble10 || echo 10db).json
+    fi
     env -u SENTIO_V4_AUG SENTIO_V4_CACHE=/tmp/v4-noisy/$snr/cache \
         $PY train.py saved_linear "${RECIPE[@]}" --aug --out "$name"
 done

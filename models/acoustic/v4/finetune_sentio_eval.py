@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""The fine-tuned LOCO models (`finetune.py --save-dir DIR`) through the product's path.
+
+    python3 models/acoustic/v4/finetune_sentio_eval.py DIR results/OUT.json   # from the repository root
+
+Exports each `DIR/loco_<corpus>.pt` with `export.py` and runs `target/release/sentio eval` on the
+held-out corpus with the speaker's, global and session statistics; writes UA, WA, macro-F1,
+recall and the export's ONNX Runtime ↔ PyTorch differences.
+"""
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main(ckpt_dir: str, out_path: str) -> None:
+    out = {"models": ckpt_dir, "sentio_eval": {}, "export_parity": {}}
+    for c in ("tess", "ased", "urdu"):
+        export = f"/tmp/ft-export/loco_{c}"
+        r = subprocess.run([sys.executable, os.path.join(HERE, "export.py"), "--ckpt",
+                            os.path.join(ckpt_dir, f"loco_{c}.pt"), "--out", export, "--prior-seconds", "5"],
+                           capture_output=True, text=True, check=True, cwd=HERE)
+        rep = json.loads(r.stdout[r.stdout.index("{\n"):])
+        out["export_parity"][c] = rep["ort_vs_pytorch_max_abs"]
+        for n in ("speaker", "global", "session"):
+            r = subprocess.run(["target/release/sentio", "eval", "--manifest", f"../shared/data/{c}/labels.csv",
+                                "--model", f"{export}/sentio-ser.onnx", "--normalize", n],
+                               capture_output=True, text=True, check=True)
+            d = json.loads([line for line in r.stdout.splitlines() if line.startswith("{")][-1])
+            out["sentio_eval"].setdefault(c, {})[n] = {k: d[k] for k in ("n", "ua", "wa", "macro_f1", "recall")}
+            print(c, n, round(100 * d["ua"], 1), flush=True)
+    with open(out_path, "w") as f:
+        json.dump(out, f, indent=1)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
