@@ -33,6 +33,7 @@ another cache instead (noisy copies: the robustness curve, as `train.py saved_li
         --model /tmp/ft-export/loco_ased/sentio-ser.onnx
 """
 import argparse
+import copy
 import json
 import os
 import time
@@ -97,6 +98,23 @@ def block2_embeddings(blk, data, rows=None, batch=128):
             x, valid = data.batch(rows[j])
             out[j] = pooled(block_forward(blk, x, valid), valid).numpy()
     return out
+
+
+def with_block2(blk, data):
+    """The windows' blocks 1+2 embedding with block 2 as `blk` (block 1's from the cache)."""
+    return np.concatenate([data.p1, block2_embeddings(blk, data)], 1)
+
+
+def global_stats(x, rows):
+    return x[rows].mean(0), x[rows].std(0) + 1e-5
+
+
+def fit_frozen(x_frozen, train, a):
+    """The frozen arm: `train.py linear`'s fit on the training side; (global stats, lin, mu, sd)."""
+    g = global_stats(x_frozen, train)
+    _, lin, mu, sd = T.fit_linear(T.speaker_z(x_frozen), train, wd=a.wd, full=True,
+                                  aug=(x_frozen - g[0]) / g[1], p_aug=a.mix)
+    return g, lin, mu, sd
 
 
 def score_split(lin, mu, sd, x, g, train, test, classes):
@@ -167,7 +185,7 @@ def save(path, blk, lin, mu, sd, g, a):
     print(f"saved {path}", flush=True)
 
 
-def score_saved(a, data):
+def score_saved(a, data, base_blk):
     """Each split's saved frozen and tuned models on this cache: the test speaker's statistics in
     this channel, the saved (clean training side's) global statistics, the test side's."""
     x_frozen = np.concatenate([data.p1, data.p2_frozen], 1)
@@ -180,9 +198,9 @@ def score_saved(a, data):
             lin.load_state_dict(ck["lin"])
             x = x_frozen
             if "block2" in ck:
-                blk = WhisperStem.from_ct2(BIN, n_blocks=2).blocks[1]
+                blk = copy.deepcopy(base_blk)
                 blk.load_state_dict(ck["block2"])
-                x = np.concatenate([data.p1, block2_embeddings(blk, data)], 1)
+                x = with_block2(blk, data)
             g = tuple(np.asarray(v, np.float32) for v in ck["embedding_global"])
             out[arm] = dict(zip(("spk", "cold", "session"),
                                 score_split(lin, ck["mu"], ck["sd"], x, g, train, test, classes)))
@@ -233,7 +251,7 @@ def main():
     print(f"block 2 parity on {len(check)} windows: max |diff| {err:.2e}", flush=True)
     assert err < 2e-2, err
     if a.scored_dir:
-        res = score_saved(a, data)
+        res = score_saved(a, data, base_blk)
         print(json.dumps(res["summary"], indent=1))
         with open(os.path.join(T.RESULTS, a.out), "w") as f:
             json.dump(res, f, indent=1)
@@ -241,31 +259,26 @@ def main():
     x_frozen = np.concatenate([data.p1, data.p2_frozen], 1)
     if a.final:
         everything = np.ones(len(data.lens), bool)
-        g = (x_frozen.mean(0), x_frozen.std(0) + 1e-5)
-        _, lin, mu, sd = T.fit_linear(T.speaker_z(x_frozen), everything, wd=a.wd, full=True,
-                                      aug=(x_frozen - g[0]) / g[1], p_aug=a.mix)
-        blk = WhisperStem.from_ct2(BIN, n_blocks=2).blocks[1]
+        g, lin, mu, sd = fit_frozen(x_frozen, everything, a)
+        blk = copy.deepcopy(base_blk)
         fine_tune(blk, lin, mu, sd, x_frozen, g, data, everything, a)
-        x_tuned = np.concatenate([data.p1, block2_embeddings(blk, data)], 1)
         save(os.path.join(a.save_dir, "final.pt"), blk, lin, mu, sd,
-             (x_tuned.mean(0), x_tuned.std(0) + 1e-5), a)
+             global_stats(with_block2(blk, data), everything), a)
         return
     res = {"config": vars(a), "block2_parity_max_abs": err, "per_split": {}}
     for name, train, test, classes in T.splits():
         if a.splits and not name.startswith(a.splits):
             continue
         t0 = time.time()
-        g = (x_frozen[train].mean(0), x_frozen[train].std(0) + 1e-5)
-        probs, lin, mu, sd = T.fit_linear(T.speaker_z(x_frozen), train, wd=a.wd, full=True,
-                                          aug=(x_frozen - g[0]) / g[1], p_aug=a.mix)
+        g, lin, mu, sd = fit_frozen(x_frozen, train, a)
         frozen = score_split(lin, mu, sd, x_frozen, g, train, test, classes)
         print(f"{name} frozen: spk {frozen[0]:.3f} cold {frozen[1]:.3f} session {frozen[2]:.3f}", flush=True)
         if a.save_dir:
             save(os.path.join(a.save_dir, f"{name}_frozen.pt"), None, lin, mu, sd, g, a)
-        blk = WhisperStem.from_ct2(BIN, n_blocks=2).blocks[1]
+        blk = copy.deepcopy(base_blk)
         fine_tune(blk, lin, mu, sd, x_frozen, g, data, train, a)
-        x_tuned = np.concatenate([data.p1, block2_embeddings(blk, data)], 1)
-        g_t = (x_tuned[train].mean(0), x_tuned[train].std(0) + 1e-5)
+        x_tuned = with_block2(blk, data)
+        g_t = global_stats(x_tuned, train)
         tuned = score_split(lin, mu, sd, x_tuned, g_t, train, test, classes)
         if a.save_dir:
             save(os.path.join(a.save_dir, f"{name}.pt"), blk, lin, mu, sd, g_t, a)

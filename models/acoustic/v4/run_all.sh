@@ -65,12 +65,13 @@ for snr in 20 10 5 babble10; do
     $CLI features --list /tmp/v4-noisy/$snr/list.txt --out /tmp/v4-noisy/$snr/feat
     $PY cache.py --feat /tmp/v4-noisy/$snr/feat --out /tmp/v4-noisy/$snr/cache --blocks "" --max-block 2 \
         --variants raw --global-meta /tmp/v4-cache/meta.json
-    name=robustness_v5_${snr}$([ $snr = babble10 ] || echo db).json
+    label=${snr}$([ $snr = babble10 ] || echo db)
+    name=robustness_v5_$label.json
     if [ "${SENTIO_V4_RECORD:-0}" = 1 ] && [ $snr = 10 -o $snr = babble10 ]; then
         $PY cache.py --feat /tmp/v4-noisy/$snr/feat --out /tmp/v4-noisy/$snr/ft-cache --blocks 1 --max-block 2 \
             --variants raw --global-meta /tmp/v4-ft-cache/meta.json
         SENTIO_V4_CACHE=/tmp/v4-noisy/$snr/ft-cache $PY finetune.py --scored-dir /tmp/ft-e3-1e-4 --epochs 3 \
-            --lr-block 1e-4 --out finetune_block2_e3_lr1e-4_noisy_$([ $snr = babble10 ] && echo babble10 || echo 10db).json
+            --lr-block 1e-4 --out finetune_block2_e3_lr1e-4_noisy_$label.json
     fi
     env -u SENTIO_V4_AUG SENTIO_V4_CACHE=/tmp/v4-noisy/$snr/cache \
         $PY train.py saved_linear "${RECIPE[@]}" --aug --out "$name"
