@@ -176,6 +176,56 @@ def fit_linear(x, train, steps=300, wd=1e-3, full=False, aug=None, p_aug=0.0):
     return (probs, lin, mu, sd) if full else probs
 
 
+def corpus_weights(train, corpora=None, rav_share=None, aug=1.0):
+    """Sample weights of the windows `train` (summing to 1 over them): every clip the same within
+    its corpus, every corpus of `corpora` its share (`rav_share`: RAVDESS's, the others split the
+    rest; None: equal shares), the augmented copies `aug` times a clean window's weight. Windows of
+    other corpora get 0."""
+    corpora = tuple(np.unique(CORPUS)) if corpora is None else tuple(corpora)
+    idx = np.where(train & np.isin(CORPUS, corpora))[0]
+    clip = WCLIP[idx]
+    per_clip = 1.0 / np.bincount(clip)[clip]
+    present = [c for c in corpora if (CORPUS[idx] == c).any()]
+    share = {c: 1.0 / len(present) for c in present}
+    if rav_share is not None and len(present) > 1:
+        share = {c: rav_share if c == "ravdess" else (1 - rav_share) / (len(present) - 1) for c in present}
+    w = np.zeros(len(CORPUS))
+    for c in present:
+        m = idx[CORPUS[idx] == c]
+        w[m] = per_clip[CORPUS[idx] == c] / per_clip[CORPUS[idx] == c].sum() * share[c]
+    w = np.where(AUGW, w * aug, w)
+    return w / w.sum()
+
+
+def fit_logreg(x, train, w, c=1.0, full=True):
+    """Multinomial logistic regression on windows `train` of `x` (standardised on them): the sum
+    over windows of w * NLL (w scaled to sum to their count; the logits of the classes a window's
+    corpus lacks masked out) + ||W||^2 / 2C, by L-BFGS — sklearn's objective, the issue's probe.
+    Returns (probabilities of every window, nn.Linear, mu, sd) like `fit_linear`."""
+    rows = np.where(train & (w > 0))[0]
+    mu, sd = x[rows].mean(0), x[rows].std(0) + 1e-5
+    xt = torch.from_numpy(((x[rows] - mu) / sd).astype(np.float32))
+    yt = torch.from_numpy(LABEL[rows])
+    wt = torch.from_numpy((w[rows] / w[rows].sum() * len(rows)).astype(np.float32))
+    mask = WMASK[torch.from_numpy(rows)]
+    lin = nn.Linear(x.shape[1], 8)
+    nn.init.zeros_(lin.weight)
+    nn.init.zeros_(lin.bias)
+    opt = torch.optim.LBFGS(lin.parameters(), lr=1, max_iter=300, tolerance_grad=1e-6, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        lo = lin(xt).masked_fill(~mask, -1e9)
+        loss = (F.cross_entropy(lo, yt, reduction="none") * wt).sum() + (lin.weight ** 2).sum() / (2 * c)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        probs = torch.softmax(lin(torch.from_numpy(((x - mu) / sd).astype(np.float32))), -1).numpy()
+    return (probs, lin, mu, sd) if full else probs
+
+
 def run_probe(_):
     out = {}
     for variant in ("raw", "spk", "emb"):
