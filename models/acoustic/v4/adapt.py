@@ -19,6 +19,10 @@ The penalty is chosen on the mean of the LOCO mean and the RAVDESS CV mean, over
 as every recipe here); run_all.sh runs three grids (0.001, 0.01 → adapt.json; 0.03, 0.1, 0.3 →
 adapt_more.json; 1, 3 → adapt_wide.json). RAVDESS actors have 4 neutral clips, so k = 4 leaves none to test on there:
 RAVDESS has k = 1 and 2 only.
+
+`--saved DIR` reads finetune.py's per-split models instead (saved.py): the correction is added
+to the model's calibrated logits (for two-head models the blend at the speaker weight of the
+adaptation clips' seconds), as `sentio adapt` adds it to the calibrated log-probabilities.
 """
 import argparse
 import json
@@ -28,26 +32,29 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+import saved as S
 import train as T
 from speaker_time import mixture, window_seconds
 
 DRAWS = 3
 
 
-def fit_offsets(z, y, w, W, b, lam, last, mask, steps=150):
-    """Cross-entropy of softmax(z W^T + b + offsets) over the classes in `mask` (those the clips
-    teach; the others keep their offset 0) on windows z with labels y, weights w."""
+def fit_offsets(z, y, w, base, lam, last, mask, steps=150):
+    """Cross-entropy of softmax(base + z dW^T + db) over the classes in `mask` (those the clips
+    teach; the others keep their offset 0) on windows z with labels y, weights w; `base`: the
+    model's calibrated logits of the same windows (for one linear head, z W^T + b: fine-tuning that
+    layer from the shipped weights). Returns (dW, db): what `sentio adapt` fits in Rust."""
     z, y, w = torch.from_numpy(z).float(), torch.from_numpy(y), torch.from_numpy(w).float()
+    base = torch.from_numpy(base).float()
     keep = torch.from_numpy(mask)
-    W0, b0 = torch.from_numpy(W).float(), torch.from_numpy(b).float()
     d_b = torch.zeros(8, requires_grad=True)
-    d_W = torch.zeros_like(W0, requires_grad=True)
+    d_W = torch.zeros(8, z.shape[1], requires_grad=True)
     params = [d_b] + ([d_W] if last else [])
     opt = torch.optim.LBFGS(params, lr=0.5, max_iter=steps, line_search_fn="strong_wolfe")
 
     def closure():
         opt.zero_grad()
-        lo = (z @ (W0 + d_W).T + b0 + d_b).masked_fill(~keep, -1e9)
+        lo = (base + z @ d_W.T + d_b).masked_fill(~keep, -1e9)
         loss = (F.cross_entropy(lo, y, reduction="none") * w).sum() / w.sum()
         loss = loss + lam * (d_b[keep] ** 2).sum() + lam * (d_W ** 2).sum()
         loss.backward()
@@ -55,7 +62,7 @@ def fit_offsets(z, y, w, W, b, lam, last, mask, steps=150):
 
     opt.step(closure)
     d_b.data[~keep] = 0.0
-    return (W0 + d_W).detach().numpy(), (b0 + d_b).detach().numpy()
+    return d_W.detach().numpy(), d_b.detach().numpy()
 
 
 def main():
@@ -68,6 +75,8 @@ def main():
     ap.add_argument("--prior", type=float, default=10.0)
     ap.add_argument("--lams", default="0.001,0.01")
     ap.add_argument("--out", default="adapt.json")
+    ap.add_argument("--saved", default="", help="finetune.py's per-split models instead of refitting train.py linear")
+    ap.add_argument("--temperatures", default="1,1", help="--saved: the speaker head's and the cold head's")
     a = ap.parse_args()
     lams = [float(v) for v in a.lams.split(",")]
     ks = [1, 2, 4]
@@ -76,12 +85,26 @@ def main():
     rng = np.random.default_rng(T.SEED)
     res = {}
     for name, train, test, classes in T.splits():
-        x, xr, _ = T.embedding_inputs(a, train)
-        _, lin, mu, sd = T.fit_linear(x, train, wd=a.wd, full=True, aug=xr, p_aug=a.mix)
-        # The calibrated logits: (z W^T + b) / T.
-        W = lin.weight.detach().numpy().astype(np.float64) / a.temperature
-        b = lin.bias.detach().numpy().astype(np.float64) / a.temperature
-        g_m, g_v = base[train].mean(0), (base[train].std(0) + 1e-5) ** 2
+        if a.saved:
+            model = S.SplitModel(a.saved, name)
+            base = model.embeddings()
+            g_m, g_v = model.g_mean, model.g_std ** 2
+            temps = [float(t) for t in a.temperatures.split(",")]
+
+            def inputs(e, m, sdv, w):
+                """(what the speaker head reads, the model's calibrated logits)."""
+                return model.head_input(e, m, sdv), model.logits(e, m, sdv, w, *temps)
+        else:
+            x, xr, _ = T.embedding_inputs(a, train)
+            _, lin, mu, sd = T.fit_linear(x, train, wd=a.wd, full=True, aug=xr, p_aug=a.mix)
+            # The calibrated logits: (z W^T + b) / T.
+            W = lin.weight.detach().numpy().astype(np.float64) / a.temperature
+            b = lin.bias.detach().numpy().astype(np.float64) / a.temperature
+            g_m, g_v = base[train].mean(0), (base[train].std(0) + 1e-5) ** 2
+
+            def inputs(e, m, sdv, w):
+                z = ((e - m) / sdv - mu) / sd
+                return z, z @ W.T + b
         mask = np.array([i in classes for i in range(8)])
         test_idx = np.where(test)[0]
         spk_of = T.SPEAKER[test_idx]
@@ -107,20 +130,21 @@ def main():
                     wt = sec[hw] / sec[hw].sum()
                     m_s = (base[hw] * wt[:, None]).sum(0)
                     v_s = (((base[hw] - m_s) ** 2) * wt[:, None]).sum(0)
-                    m, sdv = mixture(m_s, v_s, sec[hw].sum(), g_m, g_v, a.prior)
-                    z = ((base[widx] - m) / sdv - mu) / sd
+                    heard_s = sec[hw].sum()
+                    m, sdv = mixture(m_s, v_s, heard_s, g_m, g_v, a.prior)
+                    z, lo0 = inputs(base[widx], m, sdv, heard_s / (heard_s + a.prior))
                     a_rows = np.isin(T.WCLIP[widx], heard)
                     n_win = np.bincount(T.WCLIP[widx][a_rows])
                     w_clip = 1.0 / n_win[T.WCLIP[widx][a_rows]]
                     y = np.array([T.CLIPS[c].label for c in T.WCLIP[widx][a_rows]])
                     seen = np.array([i in by_class for i in range(8)])
-                    heads = {"none": (W, b)}
+                    heads = {"none": (np.zeros((8, z.shape[1])), np.zeros(8))}
                     for lam in lams:
-                        heads[f"bias_lam{lam:g}"] = fit_offsets(z[a_rows], y, w_clip, W, b, lam, False, seen)
-                        heads[f"last_lam{lam:g}"] = fit_offsets(z[a_rows], y, w_clip, W, b, lam, True, seen)
+                        heads[f"bias_lam{lam:g}"] = fit_offsets(z[a_rows], y, w_clip, lo0[a_rows], lam, False, seen)
+                        heads[f"last_lam{lam:g}"] = fit_offsets(z[a_rows], y, w_clip, lo0[a_rows], lam, True, seen)
                     rest = ~a_rows
-                    for hname, (Wh, bh) in heads.items():
-                        lo = z[rest] @ Wh.T + bh
+                    for hname, (dW, db) in heads.items():
+                        lo = lo0[rest] + z[rest] @ dW.T + db
                         lo = np.where(mask, lo, -1e9)
                         p = np.exp(lo - lo.max(1, keepdims=True))
                         p /= p.sum(1, keepdims=True)

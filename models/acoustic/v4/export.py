@@ -4,7 +4,8 @@
     python3 models/acoustic/v4/export.py --ckpt /tmp/v4_final.pt --temperature T
 
 Writes models/acoustic/sentio-ser.{onnx,json}, parity_input.npy / parity_probs.npy and
-results/v4_export.json (v5_export.json for embedding-normalising models). The frozen Whisper weights are stored as float16 (they are float16 in the
+results/v4_export.json (v5_export.json for embedding-normalising models, v6_export.json for
+two-head ones). The frozen Whisper weights are stored as float16 (they are float16 in the
 CTranslate2 file, so nothing is lost: fp16_storage.py checks every one round-trips exactly).
 """
 import argparse
@@ -34,6 +35,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", default="/tmp/v4_final.pt")
     ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--temperature-cold", type=float, default=1.0, help="two-head models: the cold-start head's")
     ap.add_argument("--feat", default="/tmp/rust-feat")
     ap.add_argument("--out", default=ACOUSTIC, help="folder for sentio-ser.{onnx,json} and the fixtures")
     ap.add_argument("--block", type=int, default=2, help="for per-split checkpoints without a config")
@@ -60,15 +62,26 @@ def main():
     g_mean, g_std = np.array(meta["global_mean"]), np.array(meta["global_std"])
     emb = ck.get("embedding_global")
     mel_speaker = not cfg.get("variant", "spk").startswith("emb") or cfg["variant"] == "embspk"
+    two = "cold" in ck
     if emb is not None:
-        model = SerSpeakerEmbedding(stem, lin, ck["mu"], ck["sd"], g_mean, g_std, a.temperature, blocks).eval()
         e_mean, e_std = (torch.tensor(v, dtype=torch.float32) for v in emb)
+        cold = None
+        if two:
+            lin_c = torch.nn.Linear(768 * len(blocks), 8)
+            lin_c.load_state_dict(ck["cold"]["lin"])
+            cold = (lin_c, ck["cold"]["mu"], ck["cold"]["sd"], a.temperature_cold)
+        model = SerSpeakerEmbedding(stem, lin, ck["mu"], ck["sd"], g_mean, g_std, a.temperature, blocks,
+                                    cold=cold, e_mean=e_mean, e_std=e_std).eval()
+        # Two heads: parity at a cold start (0), after some speech (0.4) and with a speaker's all (1).
+        w_cold = torch.zeros(1)
     else:
         model = SerV4(stem, head, g_mean, g_std, a.temperature, blocks=blocks if "lin" in ck else None).eval()
 
+    stats = () if emb is None else (e_mean, e_std) + ((w_cold,) if two else ())
+
     def run(m, x):
         with torch.no_grad():
-            return m(x)[0] if emb is None else m(x, e_mean, e_std)[0]
+            return m(x, *stats)[0]
 
     # Parity input: actor 01, angry, strong; 250 frames from 25 before the first voiced frame,
     # z-normalised with actor 01's statistics (as `sentio eval` and the plugin do).
@@ -77,13 +90,13 @@ def main():
     s = max(0, int(np.argmax(vo)) - 25)
     m, sd = (np.array(v) for v in meta["speaker_stats"][clip.speaker]) if mel_speaker else (g_mean, g_std)
     inp = (((x[s : s + 250] - m) / sd)[None]).astype(np.float32)
-    two = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 137, 80)).astype(np.float32))
+    pair = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 137, 80)).astype(np.float32))
     with torch.no_grad():
         if emb is None:
-            want, want2 = model(torch.from_numpy(inp)).numpy(), model(two).numpy()
+            want, want2 = model(torch.from_numpy(inp)).numpy(), model(pair).numpy()
         else:
-            want, want_emb = (t.numpy() for t in model(torch.from_numpy(inp), e_mean, e_std))
-            want2 = model(two, e_mean, e_std)[0].numpy()
+            want, want_emb = (t.numpy() for t in model(torch.from_numpy(inp), *stats))
+            want2 = model(pair, *stats)[0].numpy()
 
     tmp = "/tmp/v4_fp32.onnx"
     if emb is None:
@@ -91,8 +104,9 @@ def main():
                           dynamic_axes={"features": {0: "batch", 1: "time"}, "probs": {0: "batch"}},
                           opset_version=17, dynamo=False)
     else:
-        torch.onnx.export(model, (torch.from_numpy(inp), e_mean, e_std), tmp,
-                          input_names=["features", "speaker_mean", "speaker_std"], output_names=["probs", "embedding"],
+        torch.onnx.export(model, (torch.from_numpy(inp),) + stats, tmp,
+                          input_names=["features", "speaker_mean", "speaker_std"] + (["speaker_weight"] if two else []),
+                          output_names=["probs", "embedding"],
                           dynamic_axes={"features": {0: "batch", 1: "time"}, "probs": {0: "batch"}, "embedding": {0: "batch"}},
                           opset_version=17, dynamo=False)
     os.makedirs(a.out, exist_ok=True)
@@ -104,17 +118,27 @@ def main():
     so.inter_op_num_threads = 1
     sess = ort.InferenceSession(out, so, providers=["CPUExecutionProvider"])
     extra = {} if emb is None else {"speaker_mean": e_mean.numpy(), "speaker_std": e_std.numpy()}
+    if two:
+        extra["speaker_weight"] = w_cold.numpy()
     outs = sess.run(None, {"features": inp, **extra})
     got = outs[0]
-    got2 = sess.run(None, {"features": two.numpy(), **extra})[0]
+    got2 = sess.run(None, {"features": pair.numpy(), **extra})[0]
     diffs = {"parity": float(np.abs(got - want).max()), "batch2_t137": float(np.abs(got2 - want2).max())}
     if emb is not None:
         diffs["embedding_rel"] = float(np.abs(outs[1] - want_emb).max() / np.abs(want_emb).max())
         # With a speaker's statistics (actor 01's pooled windows), not only the cold start.
-        spk = {"speaker_mean": (e_mean + 0.3 * e_std).numpy(), "speaker_std": (0.7 * e_std).numpy()}
-        with torch.no_grad():
-            w3 = model(torch.from_numpy(inp), torch.from_numpy(spk["speaker_mean"]), torch.from_numpy(spk["speaker_std"]))[0]
-        diffs["shifted_stats"] = float(np.abs(sess.run(None, {"features": inp, **spk})[0] - w3.numpy()).max())
+        for w in ((0.4, 1.0) if two else (None,)):
+            spk = {"speaker_mean": (e_mean + 0.3 * e_std).numpy(), "speaker_std": (0.7 * e_std).numpy()}
+            if two:
+                spk["speaker_weight"] = np.array([w], np.float32)
+            with torch.no_grad():
+                w3 = model(torch.from_numpy(inp), *(torch.from_numpy(v) for v in spk.values()))[0]
+            key = "shifted_stats" + ("" if w is None else f"_w{w:g}")
+            diffs[key] = float(np.abs(sess.run(None, {"features": inp, **spk})[0] - w3.numpy()).max())
+            if w == 0.4:
+                # A blend of both heads with a speaker's statistics, for the Rust parity test:
+                # speaker_mean = global mean + 0.3 global std, speaker_std = 0.7 global std, w = 0.4.
+                np.save(os.path.join(a.out, "parity_probs_blend.npy"), w3.numpy().astype(np.float32))
     for T in (50, 137, 250):
         p = sess.run(None, {"features": inp[:, :T], **extra})[0]
         diffs[f"t{T}"] = float(np.abs(p - run(model, torch.from_numpy(inp[:, :T])).numpy()).max())
@@ -142,6 +166,7 @@ def main():
             "mean_input": "speaker_mean", "std_input": "speaker_std", "output": "embedding",
             "global_mean": [float(v) for v in e_mean.numpy()], "global_std": [float(v) for v in e_std.numpy()],
             "prior_seconds": a.prior_seconds, "memory_seconds": a.memory_seconds,
+            **({"weight_input": "speaker_weight"} if two else {}),
             # The linear layer's input standardisation (SerSpeakerEmbedding's mu, sd): `sentio
             # adapt` fine-tunes that layer on what it reads.
             "head_mean": [float(v) for v in np.asarray(ck["mu"]).ravel()],
@@ -150,6 +175,12 @@ def main():
         frozen = "block 1 frozen, block 2 fine-tuned" if "block2" in ck else "frozen"
         sidecar["model"] = (f"v5: Whisper tiny.en conv stem + encoder blocks 1..{max(blocks)} ({frozen}), statistics pooling "
                             f"of blocks {blocks} normalised with the speaker's embedding statistics, linear")
+        if two:
+            sidecar["temperature_cold"] = a.temperature_cold
+            sidecar["model"] = (f"v6: Whisper tiny.en conv stem + encoder blocks 1..{max(blocks)} ({frozen}), statistics "
+                                f"pooling of blocks {blocks}; a linear speaker head (the embedding normalised with the "
+                                f"speaker's statistics) and a linear cold-start head (the global statistics), blended "
+                                f"by the speaker weight")
     with open(os.path.join(a.out, "sentio-ser.json"), "w") as f:
         json.dump(sidecar, f, indent=1)
     rep = {"ort_vs_pytorch_max_abs": diffs, "latency_ms_t250_1thread": {"p50": float(np.percentile(lat, 50)),
@@ -157,7 +188,7 @@ def main():
            "onnx_bytes": os.path.getsize(out), "parity_probs": want[0].tolist(), "config": cfg,
            "temperature": a.temperature}
     if os.path.abspath(a.out) == os.path.abspath(ACOUSTIC):
-        with open(os.path.join(HERE, "results", "v5_export.json" if emb is not None else "v4_export.json"), "w") as f:
+        with open(os.path.join(HERE, "results", ("v6_export.json" if two else "v5_export.json") if emb is not None else "v4_export.json"), "w") as f:
             json.dump(rep, f, indent=1)
     print(json.dumps(rep, indent=1))
 

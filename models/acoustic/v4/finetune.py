@@ -72,12 +72,18 @@ def pooled(x, valid):
 
 
 class Data:
+    """Block 1's output frames and both blocks' frozen pooled statistics of every window: the
+    clean cache's, then (with SENTIO_V4_AUG) the augmented copies' in train.py's order."""
+
     def __init__(self):
-        self.seq = torch.from_numpy(np.load(os.path.join(T.CACHE, "raw_seq1.npy")))
-        self.lens = torch.from_numpy(np.load(os.path.join(T.CACHE, "lens.npy")).astype(np.int64))
-        pooled_all = np.load(os.path.join(T.CACHE, "raw_pooled.npy"))
+        caches = [T.CACHE] + ([T.AUG] if T.AUG else [])
+        self.seq = torch.from_numpy(np.concatenate([np.load(os.path.join(c, "raw_seq1.npy")) for c in caches]))
+        self.lens = torch.from_numpy(np.concatenate(
+            [np.load(os.path.join(c, "lens.npy")) for c in caches]).astype(np.int64))
+        pooled_all = np.concatenate([np.load(os.path.join(c, "raw_pooled.npy")) for c in caches])
         self.p1 = pooled_all[:, 0].astype(np.float32)
         self.p2_frozen = pooled_all[:, 1].astype(np.float32)
+        assert len(self.lens) == len(T.WCLIP), (len(self.lens), len(T.WCLIP))
 
     def batch(self, idx):
         L = int(self.lens[idx].max())
@@ -109,48 +115,133 @@ def global_stats(x, rows):
     return x[rows].mean(0), x[rows].std(0) + 1e-5
 
 
-def fit_frozen(x_frozen, train, a):
-    """The frozen arm: `train.py linear`'s fit on the training side; (global stats, lin, mu, sd)."""
+class Heads:
+    """The classifier(s) on the normalised embedding: `spk` reads it z-normalised with the
+    speaker's statistics, `cold` with the global ones (before a speaker has been heard). One head
+    (v5): the same layer for both, trained on a `mix` of cold rows. Two heads (v6): a layer each,
+    every training row feeding both; the runtime blends their logits by how much of the speaker
+    it has heard (`speaker_weight`)."""
+
+    def __init__(self, spk, cold=None):
+        self.spk = spk  # (nn.Linear, mu, sd)
+        self.cold = cold or spk
+
+    @property
+    def two(self):
+        return self.cold is not self.spk
+
+    def logits(self, z, which):
+        lin, mu, sd = self.spk if which == "spk" else self.cold
+        if isinstance(z, np.ndarray):
+            z = torch.from_numpy(((z - mu) / sd).astype(np.float32))
+            with torch.no_grad():
+                return lin(z)
+        mu_t, sd_t = (torch.as_tensor(np.asarray(v, np.float32)) for v in (mu, sd))
+        return lin((z - mu_t) / sd_t)
+
+    def parameters(self):
+        return list(self.spk[0].parameters()) + (list(self.cold[0].parameters()) if self.two else [])
+
+
+def training_side(train, a, corpora=None):
+    """The windows a split trains on: its training side restricted to `--corpora`, the augmented
+    copies only with `--aug-weight` > 0."""
+    rows = train & np.isin(T.CORPUS, (corpora or a.corpora).split(","))
+    return rows & ~T.AUGW if max(a.aug_weight, cold_aug_weight(a)) <= 0 else rows
+
+
+def cold_aug_weight(a):
+    return a.aug_weight if a.aug_weight_cold < 0 else a.aug_weight_cold
+
+
+def fit_frozen(x_frozen, train, a, corpora=None):
+    """The frozen arm: the head(s) fitted on the training side; (global stats, Heads). `--fit
+    logreg`: corpus_probe.py's logistic regression (L-BFGS, C); `adamw`: train.py linear's fit.
+    Also fits heads on a tuned block's embeddings (`--head-corpora`)."""
+    if a.fit == "logreg":
+        # Each head on its own rows: the augmented copies at its own weight (none at 0).
+        names = (corpora or a.corpora).split(",")
+        spk_rows = train & ~T.AUGW if a.aug_weight <= 0 else train
+        cold_rows = train & ~T.AUGW if cold_aug_weight(a) <= 0 else train
+        g = global_stats(x_frozen, cold_rows)
+        cold = (x_frozen - g[0]) / g[1]
+        spk = T.fit_logreg(T.speaker_z(x_frozen), spk_rows, T.corpus_weights(spk_rows, names, None, a.aug_weight), a.C)
+        if a.heads == 1:
+            return g, Heads(spk[1:])
+        cold_fit = T.fit_logreg(cold, cold_rows, T.corpus_weights(cold_rows, names, None, cold_aug_weight(a)), a.C)
+        return g, Heads(spk[1:], cold_fit[1:])
     g = global_stats(x_frozen, train)
-    _, lin, mu, sd = T.fit_linear(T.speaker_z(x_frozen), train, wd=a.wd, full=True,
-                                  aug=(x_frozen - g[0]) / g[1], p_aug=a.mix)
-    return g, lin, mu, sd
+    cold = (x_frozen - g[0]) / g[1]
+    if a.heads == 2:
+        _, lin, mu, sd = T.fit_linear(T.speaker_z(x_frozen), train, wd=a.wd, full=True)
+        _, lin_c, mu_c, sd_c = T.fit_linear(cold, train, wd=a.wd, full=True)
+        return g, Heads((lin, mu, sd), (lin_c, mu_c, sd_c))
+    _, lin, mu, sd = T.fit_linear(T.speaker_z(x_frozen), train, wd=a.wd, full=True, aug=cold, p_aug=a.mix)
+    return g, Heads((lin, mu, sd))
 
 
-def score_split(lin, mu, sd, x, g, train, test, classes):
+def score_split(heads, x, g, train, test, classes):
     """(with the speaker's statistics, cold start, session) clip UA of one split."""
-    def ua(z):
-        with torch.no_grad():
-            p = torch.softmax(lin(torch.from_numpy(((z - mu) / sd).astype(np.float32))), -1).numpy()
+    def ua(z, which):
+        p = torch.softmax(heads.logits(z, which), -1).numpy()
         return T.clip_ua(p[test], test, classes)[0]
 
     spk = T.speaker_z(x)
     cold = (x - g[0]) / g[1]
     session = (x - x[test].mean(0)) / (x[test].std(0) + 1e-5)
-    return ua(spk), ua(cold), ua(session)
+    return ua(spk, "spk"), ua(cold, "cold"), ua(session, "spk")
 
 
-def fine_tune(blk, lin, mu, sd, x_frozen, g, data, train, a):
-    """Block 2 and the linear layer together; the normalising statistics from `x_frozen`."""
+class SpeakerStats:
+    """Each (channel-)speaker's embedding mean and second moment, initialised from the frozen
+    block's windows and, with `ema`, followed as the block trains: every training row moves its
+    speaker's moments by `ema` towards its detached embedding. The global statistics are the
+    training windows' pooled moments (each speaker weighing its windows), as scoring takes them."""
+
+    def __init__(self, x_frozen, train, ema):
+        names, self.inv = np.unique(T.CHANNEL_SPEAKER, return_inverse=True)
+        self.mean = torch.zeros(len(names), x_frozen.shape[1], dtype=torch.float64)
+        self.m2 = torch.zeros_like(self.mean)
+        for k in range(len(names)):
+            rows = x_frozen[self.inv == k].astype(np.float64)
+            self.mean[k] = torch.from_numpy(rows.mean(0))
+            self.m2[k] = torch.from_numpy((rows ** 2).mean(0))
+        self.n_train = torch.from_numpy(np.bincount(self.inv[train], minlength=len(names)).astype(np.float64))
+        self.inv_t = torch.from_numpy(self.inv)
+        self.ema = ema
+
+    def speaker(self, rows):
+        k = self.inv_t[rows]
+        m = self.mean[k]
+        return m.float(), ((self.m2[k] - m ** 2).clamp_min(0).sqrt() + 1e-5).float()
+
+    def global_(self):
+        w = (self.n_train / self.n_train.sum())[:, None]
+        m = (w * self.mean).sum(0)
+        return m.float(), (((w * self.m2).sum(0) - m ** 2).clamp_min(0).sqrt() + 1e-5).float()
+
+    def observe(self, rows, emb):
+        if not self.ema:
+            return
+        e = emb.detach().double()
+        for j, k in enumerate(self.inv[rows]):
+            self.mean[k] += self.ema * (e[j] - self.mean[k])
+            self.m2[k] += self.ema * (e[j] ** 2 - self.m2[k])
+
+
+def fine_tune(blk, heads, x_frozen, data, train, a):
+    """Block 2 and the head(s) together; the normalising statistics from `x_frozen` (followed by
+    an EMA of the tuned embeddings with `--stats-ema`)."""
     rng = np.random.default_rng(T.SEED)
     torch.manual_seed(T.SEED)
-    speakers = T.CHANNEL_SPEAKER
-    names, inv = np.unique(speakers, return_inverse=True)
-    s_mu = np.zeros((len(names), x_frozen.shape[1]), np.float32)
-    s_sd = np.ones_like(s_mu)
-    for k in range(len(names)):
-        rows = x_frozen[inv == k]
-        s_mu[k], s_sd[k] = rows.mean(0), rows.std(0) + 1e-5
-    s_mu, s_sd, inv_t = torch.from_numpy(s_mu), torch.from_numpy(s_sd), torch.from_numpy(inv)
-    g_mu, g_sd = (torch.from_numpy(np.asarray(v, np.float32)) for v in g)
-    mu_t, sd_t = torch.from_numpy(mu.astype(np.float32)), torch.from_numpy(sd.astype(np.float32))
+    stats = SpeakerStats(x_frozen, train, a.stats_ema)
     p1 = torch.from_numpy(data.p1)
     y = torch.from_numpy(T.LABEL)
-    w = T.sample_weights(train)
-    steps = max(1, int(a.epochs * train.sum() / a.batch))
+    w = T.corpus_weights(train, a.corpora.split(","), None, a.aug_weight) if a.fit == "logreg" else T.sample_weights(train)
+    steps = max(1, int(a.epochs * (train & ~T.AUGW).sum() / a.batch))
     opt = torch.optim.AdamW([
         {"params": blk.parameters(), "lr": a.lr_block, "weight_decay": 1e-2},
-        {"params": lin.parameters(), "lr": a.lr_head, "weight_decay": a.wd},
+        {"params": heads.parameters(), "lr": a.lr_head, "weight_decay": a.wd},
     ])
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[a.lr_block, a.lr_head], total_steps=steps,
                                                 pct_start=0.1)
@@ -160,50 +251,76 @@ def fine_tune(blk, lin, mu, sd, x_frozen, g, data, train, a):
         b = np.sort(rng.choice(len(w), a.batch, p=w))
         x, valid = data.batch(b)
         emb = torch.cat([p1[b], pooled(block_forward(blk, x, valid), valid)], 1)
-        bt = torch.from_numpy(b)
-        spk = (emb - s_mu[inv_t[bt]]) / s_sd[inv_t[bt]]
+        s_mu, s_sd = stats.speaker(b)
+        g_mu, g_sd = stats.global_()
+        spk = (emb - s_mu) / s_sd
         cold = (emb - g_mu) / g_sd
-        z = torch.where((torch.rand(len(b)) < a.mix)[:, None], cold, spk)
-        loss = T.masked_ce(lin((z - mu_t) / sd_t), y[bt], T.WMASK[bt], smooth=0.0)
+        bt = torch.from_numpy(b)
+        if heads.two:
+            loss = (T.masked_ce(heads.logits(spk, "spk"), y[bt], T.WMASK[bt], smooth=0.0)
+                    + T.masked_ce(heads.logits(cold, "cold"), y[bt], T.WMASK[bt], smooth=0.0)) / 2
+        else:
+            z = torch.where((torch.rand(len(b)) < a.mix)[:, None], cold, spk)
+            loss = T.masked_ce(heads.logits(z, "spk"), y[bt], T.WMASK[bt], smooth=0.0)
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(blk.parameters(), 1.0)
         opt.step()
         sched.step()
+        stats.observe(b, emb)
         if (step + 1) % 25 == 0 or step + 1 == steps:
             print(f"    step {step + 1}/{steps} loss {loss.item():.3f} {time.time() - t0:.0f}s", flush=True)
 
 
-def save(path, blk, lin, mu, sd, g, a):
-    """An `export.py` checkpoint of a tuned model (`train.py linear`'s keys plus `block2`)."""
+def save(path, blk, heads, g, a):
+    """An `export.py` checkpoint (`train.py linear`'s keys, `cold` for a second head, `block2`)."""
     cfg = {**vars(a), "variant": "emb", "blocks_list": [1, 2], "block2": "frozen" if blk is None else "fine-tuned"}
+    lin, mu, sd = heads.spk
     ck = {"lin": lin.state_dict(), "mu": mu, "sd": sd, "config": cfg,
-          "embedding_global": [g[0].tolist(), g[1].tolist()]}
+          "embedding_global": [np.asarray(g[0]).tolist(), np.asarray(g[1]).tolist()]}
+    if heads.two:
+        lin_c, mu_c, sd_c = heads.cold
+        ck["cold"] = {"lin": lin_c.state_dict(), "mu": mu_c, "sd": sd_c}
     if blk is not None:
         ck["block2"] = blk.state_dict()
     torch.save(ck, path)
     print(f"saved {path}", flush=True)
 
 
+def load_heads(ck, dims):
+    def layer(state):
+        lin = nn.Linear(dims, 8)
+        lin.load_state_dict(state)
+        return lin
+    spk = (layer(ck["lin"]), ck["mu"], ck["sd"])
+    cold = (layer(ck["cold"]["lin"]), ck["cold"]["mu"], ck["cold"]["sd"]) if "cold" in ck else None
+    return Heads(spk, cold)
+
+
+def saved_embeddings(ck, data, base_blk):
+    """Every window's blocks 1+2 embedding under a saved model (its tuned block 2, if any)."""
+    if "block2" not in ck:
+        return np.concatenate([data.p1, data.p2_frozen], 1)
+    blk = copy.deepcopy(base_blk)
+    blk.load_state_dict(ck["block2"])
+    return with_block2(blk, data)
+
+
 def score_saved(a, data, base_blk):
     """Each split's saved frozen and tuned models on this cache: the test speaker's statistics in
     this channel, the saved (clean training side's) global statistics, the test side's."""
-    x_frozen = np.concatenate([data.p1, data.p2_frozen], 1)
     res = {"config": vars(a), "cache": T.CACHE, "per_split": {}}
     for name, train, test, classes in T.splits():
         out = {}
         for arm, suffix in (("frozen", "_frozen"), ("tuned", "")):
-            ck = torch.load(os.path.join(a.scored_dir, f"{name}{suffix}.pt"), weights_only=False)
-            lin = nn.Linear(x_frozen.shape[1], 8)
-            lin.load_state_dict(ck["lin"])
-            x = x_frozen
-            if "block2" in ck:
-                blk = copy.deepcopy(base_blk)
-                blk.load_state_dict(ck["block2"])
-                x = with_block2(blk, data)
+            path = os.path.join(a.scored_dir, f"{name}{suffix}.pt")
+            if not os.path.exists(path):
+                continue
+            ck = torch.load(path, weights_only=False)
+            x = saved_embeddings(ck, data, base_blk)
             g = tuple(np.asarray(v, np.float32) for v in ck["embedding_global"])
             out[arm] = dict(zip(("spk", "cold", "session"),
-                                score_split(lin, ck["mu"], ck["sd"], x, g, train, test, classes)))
+                                score_split(load_heads(ck, x.shape[1]), x, g, train, test, classes)))
         print(f"{name}: {out}", flush=True)
         res["per_split"][name] = out
     res["summary"] = summary(res["per_split"])
@@ -215,6 +332,8 @@ def summary(per_split):
     selection score), when the run covered both."""
     out = {}
     for arm in ("frozen", "tuned"):
+        if not all(arm in v for v in per_split.values()):
+            continue
         for k in ("spk", "cold", "session"):
             r = {name: v[arm][k] for name, v in per_split.items()}
             if len(r) == 8:
@@ -232,7 +351,20 @@ def main():
     ap.add_argument("--lr-block", type=float, default=3e-5)
     ap.add_argument("--lr-head", type=float, default=1e-3)
     ap.add_argument("--wd", type=float, default=0.03)
-    ap.add_argument("--mix", type=float, default=0.5)
+    ap.add_argument("--mix", type=float, default=0.5, help="one head: share of cold-start rows")
+    ap.add_argument("--heads", type=int, default=1, choices=(1, 2), help="2: a speaker head and a cold-start head")
+    ap.add_argument("--corpora", default="ravdess,tess,ased,urdu", help="train on these (the held-out one never)")
+    ap.add_argument("--head-corpora", default="",
+                    help="fit the (frozen and, after tuning, the tuned) heads on these corpora alone; block 2 is "
+                         "tuned on --corpora (default: the heads' corpora are --corpora)")
+    ap.add_argument("--aug-weight", type=float, default=0.0,
+                    help="the augmented copies' (SENTIO_V4_AUG) weight relative to a clean window; 0: not trained on")
+    ap.add_argument("--aug-weight-cold", type=float, default=-1.0,
+                    help="the augmented copies' weight for the cold-start head (-1: --aug-weight)")
+    ap.add_argument("--fit", default="adamw", choices=("adamw", "logreg"), help="how the frozen head(s) are fitted")
+    ap.add_argument("--C", type=float, default=1.0, help="--fit logreg: inverse L2 strength")
+    ap.add_argument("--stats-ema", type=float, default=0.0,
+                    help="follow the speaker statistics as block 2 trains (EMA rate per row; 0: frozen block's)")
     ap.add_argument("--out", default="finetune_block2.json")
     ap.add_argument("--save-dir", default="", help="keep each split's tuned model here (export.py format)")
     ap.add_argument("--final", action="store_true", help="fit one model on every window into --save-dir")
@@ -241,7 +373,6 @@ def main():
     assert not a.final or a.save_dir, "--final writes --save-dir/final.pt"
     if a.save_dir:
         os.makedirs(a.save_dir, exist_ok=True)
-    assert not T.AUG, "run without SENTIO_V4_AUG: both arms train on the clean windows"
     data = Data()
     base_blk = WhisperStem.from_ct2(BIN, n_blocks=2).blocks[1]
     # The masked forward reproduces the cache's block 2 (same weights, same frames).
@@ -258,30 +389,53 @@ def main():
         return
     x_frozen = np.concatenate([data.p1, data.p2_frozen], 1)
     if a.final:
-        everything = np.ones(len(data.lens), bool)
-        g, lin, mu, sd = fit_frozen(x_frozen, everything, a)
+        everything = training_side(np.ones(len(data.lens), bool), a)
+        head_rows = training_side(np.ones(len(data.lens), bool), a, a.head_corpora)
+        g, heads = fit_frozen(x_frozen, head_rows, a, a.head_corpora)
+        if a.epochs == 0:
+            save(os.path.join(a.save_dir, "final.pt"), None, heads, g, a)
+            return
         blk = copy.deepcopy(base_blk)
-        fine_tune(blk, lin, mu, sd, x_frozen, g, data, everything, a)
-        save(os.path.join(a.save_dir, "final.pt"), blk, lin, mu, sd,
-             global_stats(with_block2(blk, data), everything), a)
+        if a.head_corpora:
+            _, heads = fit_frozen(x_frozen, everything, a)
+        fine_tune(blk, heads, x_frozen, data, everything, a)
+        x_tuned = with_block2(blk, data)
+        g = global_stats(x_tuned, everything)
+        if a.head_corpora:
+            g, heads = fit_frozen(x_tuned, head_rows, a, a.head_corpora)
+        save(os.path.join(a.save_dir, "final.pt"), blk, heads, g, a)
         return
     res = {"config": vars(a), "block2_parity_max_abs": err, "per_split": {}}
     for name, train, test, classes in T.splits():
         if a.splits and not name.startswith(a.splits):
             continue
+        train, head_train = training_side(train, a), training_side(train, a, a.head_corpora)
         t0 = time.time()
-        g, lin, mu, sd = fit_frozen(x_frozen, train, a)
-        frozen = score_split(lin, mu, sd, x_frozen, g, train, test, classes)
+        g, heads = fit_frozen(x_frozen, head_train, a, a.head_corpora)
+        frozen = score_split(heads, x_frozen, g, train, test, classes)
         print(f"{name} frozen: spk {frozen[0]:.3f} cold {frozen[1]:.3f} session {frozen[2]:.3f}", flush=True)
         if a.save_dir:
-            save(os.path.join(a.save_dir, f"{name}_frozen.pt"), None, lin, mu, sd, g, a)
+            save(os.path.join(a.save_dir, f"{name}_frozen.pt"), None, heads, g, a)
+        if a.epochs == 0:
+            res["per_split"][name] = {"frozen": dict(zip(("spk", "cold", "session"), frozen))}
+            continue
         blk = copy.deepcopy(base_blk)
-        fine_tune(blk, lin, mu, sd, x_frozen, g, data, train, a)
+        if a.head_corpora:
+            # Tuned on every training corpus through heads fitted on them all; the shipped heads
+            # are then refitted on the tuned embeddings of `--head-corpora` alone.
+            _, heads = fit_frozen(x_frozen, train, a)
+        fine_tune(blk, heads, x_frozen, data, train, a)
         x_tuned = with_block2(blk, data)
         g_t = global_stats(x_tuned, train)
-        tuned = score_split(lin, mu, sd, x_tuned, g_t, train, test, classes)
+        tuned = score_split(heads, x_tuned, g_t, train, test, classes)
+        if a.head_corpora:
+            print(f"{name} tuned, heads of all corpora: spk {tuned[0]:.3f} cold {tuned[1]:.3f} "
+                  f"session {tuned[2]:.3f}", flush=True)
+            res.setdefault("joint_heads", {})[name] = dict(zip(("spk", "cold", "session"), tuned))
+            g_t, heads = fit_frozen(x_tuned, head_train, a, a.head_corpora)
+            tuned = score_split(heads, x_tuned, g_t, train, test, classes)
         if a.save_dir:
-            save(os.path.join(a.save_dir, f"{name}.pt"), blk, lin, mu, sd, g_t, a)
+            save(os.path.join(a.save_dir, f"{name}.pt"), blk, heads, g_t, a)
         print(f"{name} tuned:  spk {tuned[0]:.3f} cold {tuned[1]:.3f} session {tuned[2]:.3f} "
               f"({time.time() - t0:.0f} s)", flush=True)
         res["per_split"][name] = {"frozen": dict(zip(("spk", "cold", "session"), frozen)),

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """The fine-tuned LOCO models (`finetune.py --save-dir DIR`) through the product's path.
 
-    python3 models/acoustic/v4/finetune_sentio_eval.py DIR results/OUT.json   # from the repository root
+    python3 models/acoustic/v4/finetune_sentio_eval.py DIR results/OUT.json [T_SPK,T_COLD [PRIOR]]
+    (from the repository root)
 
-Exports each `DIR/loco_<corpus>.pt` with `export.py` and runs `target/release/sentio eval` on the
+Exports each `DIR/loco_<corpus>.pt` (else `loco_<corpus>_frozen.pt`) with `export.py` and runs `target/release/sentio eval` on the
 held-out corpus with the speaker's, global and session statistics; writes UA, WA, macro-F1,
 recall and the export's ONNX Runtime ↔ PyTorch differences.
 """
@@ -15,12 +16,16 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def main(ckpt_dir: str, out_path: str) -> None:
-    out = {"models": ckpt_dir, "sentio_eval": {}, "export_parity": {}}
+def main(ckpt_dir: str, out_path: str, temperatures: str = "1,1", prior: str = "5") -> None:
+    out = {"models": ckpt_dir, "sentio_eval": {}, "export_parity": {}, "temperatures": temperatures}
+    t_spk, t_cold = temperatures.split(",")
     for c in ("tess", "ased", "urdu"):
         export = f"/tmp/ft-export/loco_{c}"
-        r = subprocess.run([sys.executable, os.path.join(HERE, "export.py"), "--ckpt",
-                            os.path.join(ckpt_dir, f"loco_{c}.pt"), "--out", export, "--prior-seconds", "5"],
+        ckpt = os.path.join(ckpt_dir, f"loco_{c}.pt")
+        if not os.path.exists(ckpt):
+            ckpt = os.path.join(ckpt_dir, f"loco_{c}_frozen.pt")
+        r = subprocess.run([sys.executable, os.path.join(HERE, "export.py"), "--ckpt", ckpt, "--out", export,
+                            "--prior-seconds", prior, "--temperature", t_spk, "--temperature-cold", t_cold],
                            capture_output=True, text=True, check=True, cwd=HERE)
         rep = json.loads(r.stdout[r.stdout.index("{\n"):])
         out["export_parity"][c] = rep["ort_vs_pytorch_max_abs"]
@@ -36,4 +41,4 @@ def main(ckpt_dir: str, out_path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:])

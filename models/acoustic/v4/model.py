@@ -1,5 +1,6 @@
 """v4: Whisper tiny.en's conv stem and first blocks (frozen), then the paper's head: a BiLSTM over
 the encoder frames, attentive statistics pooling and a linear classifier (8 logits)."""
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -94,27 +95,44 @@ class StatsHead(nn.Module):
 
 
 class SerSpeakerEmbedding(nn.Module):
-    """v5's graph: Whisper log10-mel window [B, T, 80] (globally z-normalised) and the speaker's
-    embedding statistics [E] each -> probabilities [B, 8] and the window's embedding [B, E].
+    """v5's and v6's graph: Whisper log10-mel window [B, T, 80] (globally z-normalised) and the
+    speaker's embedding statistics [E] each -> probabilities [B, 8] and the window's embedding [B, E].
 
     The embedding is the statistics pooling (mean ‖ std) of the chosen blocks; the head
     z-normalises it with the speaker's statistics (which the runtime estimates from the returned
     embeddings; the global ones before a speaker is known), standardises it with the training
-    set's statistics and applies the linear classifier and the calibrated softmax."""
+    set's statistics and applies the linear classifier and the calibrated softmax.
 
-    def __init__(self, stem: WhisperStem, lin: nn.Linear, mu, sd, g_mean, g_std, temperature, blocks):
+    With a `cold` head (v6: (nn.Linear, mu, sd, temperature)), a fourth input `speaker_weight`
+    [1] — the speaker's share of the statistics, 0 at a cold start — blends the two heads'
+    calibrated logits: w * speaker head + (1 - w) * cold head, the cold head reading the
+    embedding z-normalised with the global statistics `e_mean`, `e_std`."""
+
+    def __init__(self, stem: WhisperStem, lin: nn.Linear, mu, sd, g_mean, g_std, temperature, blocks,
+                 cold=None, e_mean=None, e_std=None):
         super().__init__()
         self.stem, self.fc, self.blocks = stem, lin, blocks
         for k, v in (("mu", mu), ("sd", sd), ("g_mean", g_mean), ("g_std", g_std)):
             self.register_buffer(k, torch.as_tensor(v, dtype=torch.float32))
         self.register_buffer("inv_t", torch.tensor(1.0 / temperature, dtype=torch.float32))
+        self.cold = cold is not None
+        if self.cold:
+            lin_c, mu_c, sd_c, t_c = cold
+            self.fc_cold = lin_c
+            for k, v in (("mu_c", mu_c), ("sd_c", sd_c), ("e_mean", e_mean), ("e_std", e_std)):
+                self.register_buffer(k, torch.as_tensor(np.asarray(v), dtype=torch.float32))
+            self.register_buffer("inv_t_c", torch.tensor(1.0 / t_c, dtype=torch.float32))
 
-    def forward(self, features, speaker_mean, speaker_std):
+    def forward(self, features, speaker_mean, speaker_std, speaker_weight=None):
         x = features * self.g_std + self.g_mean
         top = x.amax(dim=(1, 2), keepdim=True)
         x = (torch.maximum(x, top - 8.0) + 4.0) / 4.0
         outs = self.stem(x, return_all=True)
         pooled = torch.cat([t for b in self.blocks for t in (outs[b - 1].mean(1), outs[b - 1].std(1))], dim=1)
         z = (pooled - speaker_mean) / speaker_std
-        logits = self.fc((z - self.mu) / self.sd)
-        return torch.softmax(logits * self.inv_t, dim=-1), pooled
+        logits = self.fc((z - self.mu) / self.sd) * self.inv_t
+        if self.cold:
+            zc = (pooled - self.e_mean) / self.e_std
+            cold = self.fc_cold((zc - self.mu_c) / self.sd_c) * self.inv_t_c
+            logits = speaker_weight * logits + (1 - speaker_weight) * cold
+        return torch.softmax(logits, dim=-1), pooled

@@ -12,6 +12,9 @@ of the global ones (plugin/src/emotion/speaker_embedding.rs). Also: B = 0 (cold 
 statistics), all of the speaker's clips (what `sentio eval` does with a speaker column), and a
 "calibration" take of only neutral and calm clips (what a user asked to speak neutrally records).
 The prior is chosen on the mean over splits of the 10 s figure. Five draws per speaker.
+
+`--saved DIR` reads finetune.py's per-split models instead (saved.py); two-head models blend
+their heads by the speaker weight s / (s + prior) the runtime passes (0 cold, 1 with all clips).
 """
 import argparse
 import json
@@ -21,6 +24,7 @@ import numpy as np
 import torch
 
 import data as D
+import saved as S
 import train as T
 
 DRAWS = 5
@@ -55,7 +59,10 @@ def main():
     ap.add_argument("--mix", type=float, default=0.0)
     ap.add_argument("--priors", default="0,5,10,20,40")
     ap.add_argument("--out", default="speaker_time.json")
+    ap.add_argument("--saved", default="", help="finetune.py's per-split models instead of refitting train.py linear")
+    ap.add_argument("--temperatures", default="1,1", help="--saved: the speaker head's and the cold head's")
     a = ap.parse_args()
+    temps = [float(t) for t in a.temperatures.split(",")]
     priors = [float(p) for p in a.priors.split(",")]
     budgets = [5.0, 10.0, 30.0]
     sec = window_seconds()
@@ -63,26 +70,34 @@ def main():
     rng = np.random.default_rng(T.SEED)
     res = {}
     for name, train, test, classes in T.splits():
-        x, xr, _ = T.embedding_inputs(a, train)
-        _, lin, mu, sd = T.fit_linear(x, train, wd=a.wd, full=True, aug=xr, p_aug=a.mix)
-        W = lin.weight.detach().numpy().astype(np.float64)
-        b = lin.bias.detach().numpy().astype(np.float64)
-        g_m, g_v = base[train].mean(0), (base[train].std(0) + 1e-5) ** 2
+        if a.saved:
+            model = S.SplitModel(a.saved, name)
+            base = model.embeddings()
+            g_m, g_v = model.g_mean, model.g_std ** 2
 
-        def probs(e, m, s):
-            z = ((e - m) / s - mu) / sd
-            lo = z @ W.T + b
-            lo -= lo.max(1, keepdims=True)
-            p = np.exp(lo)
-            return p / p.sum(1, keepdims=True)
+            def probs(e, m, s, w):
+                return S.softmax(model.logits(e, m, s, w, *temps))
+        else:
+            x, xr, _ = T.embedding_inputs(a, train)
+            _, lin, mu, sd = T.fit_linear(x, train, wd=a.wd, full=True, aug=xr, p_aug=a.mix)
+            W = lin.weight.detach().numpy().astype(np.float64)
+            b = lin.bias.detach().numpy().astype(np.float64)
+            g_m, g_v = base[train].mean(0), (base[train].std(0) + 1e-5) ** 2
+
+            def probs(e, m, s, w):
+                z = ((e - m) / s - mu) / sd
+                lo = z @ W.T + b
+                lo -= lo.max(1, keepdims=True)
+                p = np.exp(lo)
+                return p / p.sum(1, keepdims=True)
 
         def ua(decisions):
             y = np.array([T.CLIPS[c].label for c, _ in decisions])
             p = np.array([d for _, d in decisions])
             return float(np.mean([(p[y == k] == k).mean() for k in classes if (y == k).any()]))
 
-        def decide(idx, m, s):
-            p = probs(base[idx], m, s)
+        def decide(idx, m, s, w):
+            p = probs(base[idx], m, s, w)
             out = []
             for c in np.unique(T.WCLIP[idx]):
                 pm = p[T.WCLIP[idx] == c].mean(0)
@@ -91,9 +106,10 @@ def main():
 
         test_idx = np.where(test)[0]
         spk_of = T.SPEAKER[test_idx]
-        r = {"cold": ua(sum((decide(test_idx[spk_of == s], g_m, np.sqrt(g_v)) for s in np.unique(spk_of)), []))}
+        r = {"cold": ua(sum((decide(test_idx[spk_of == s], g_m, np.sqrt(g_v), 0.0) for s in np.unique(spk_of)), []))}
         r["all_clips"] = ua(sum((decide(test_idx[spk_of == s], base[test_idx[spk_of == s]].mean(0),
-                                        base[test_idx[spk_of == s]].std(0) + 1e-5) for s in np.unique(spk_of)), []))
+                                        base[test_idx[spk_of == s]].std(0) + 1e-5, 1.0)
+                                 for s in np.unique(spk_of)), []))
         for kind, B in [("speech", B) for B in budgets] + [("neutral_take", 10.0), ("neutral_take", 30.0)]:
             for prior in priors:
                 scores = []
@@ -115,10 +131,12 @@ def main():
                         wt = sec[hw] / sec[hw].sum()
                         m_s = (base[hw] * wt[:, None]).sum(0)
                         v_s = (((base[hw] - m_s) ** 2) * wt[:, None]).sum(0)
-                        m, sdv = mixture(m_s, v_s, min(total, B) if kind == "speech" else total, g_m, g_v, prior)
+                        heard_s = min(total, B) if kind == "speech" else total
+                        m, sdv = mixture(m_s, v_s, heard_s, g_m, g_v, prior)
+                        w = heard_s / (heard_s + prior) if heard_s + prior > 0 else 1.0
                         rest = widx[~np.isin(T.WCLIP[widx], heard)]
                         if len(rest):
-                            dec += decide(rest, m, sdv)
+                            dec += decide(rest, m, sdv, w)
                     scores.append(ua(dec))
                 r[f"{kind}_{B:g}s_prior{prior:g}"] = float(np.mean(scores))
         res[name] = r
