@@ -141,8 +141,10 @@ pub fn run(args: &AdaptArgs) -> Result<()> {
     let mut clip_of = Vec::new();
     let mut counts = [0usize; N_CLASSES];
     for (k, (clip, (label, path))) in clips.iter().zip(&items).enumerate() {
+        // The model's own statistics (the calibration just set, mixed with its prior, and the
+        // speaker weight that goes with them), as live.
         let windows = model
-            .clip_windows(&clip.rows, &clip.voiced, frames, embedding.as_ref())
+            .clip_windows(&clip.rows, &clip.voiced, frames, None)
             .map_err(anyhow::Error::msg)
             .with_context(|| path.display().to_string())?;
         let weight = 1.0 / windows.len() as f32;

@@ -174,7 +174,13 @@ impl OnnxEmotionModel {
     /// current speaker embedding statistics (the global ones until a speaker has been heard).
     pub fn infer(&mut self, rows: &[f32]) -> Result<[f32; N_CLASSES], String> {
         let stats = self.embedding.take();
-        let result = self.infer_with(rows, stats.as_ref().map(|e| e.current()));
+        let result = self.infer_with(
+            rows,
+            stats.as_ref().map(|e| {
+                let (mean, std) = e.current();
+                (mean, std, e.weight())
+            }),
+        );
         self.embedding = stats;
         result
     }
@@ -202,27 +208,45 @@ impl OnnxEmotionModel {
         self.embedding.is_some()
     }
 
-    /// [`Self::infer`] with the given embedding statistics `(mean, std)` (embedding models).
+    /// [`Self::infer`] with the given embedding statistics `(mean, std, weight)` (embedding
+    /// models; `weight`: the speaker's share of them, which two-head models blend their heads by).
     pub fn infer_with(
         &mut self,
         rows: &[f32],
-        embedding_stats: Option<(&[f32], &[f32])>,
+        embedding_stats: Option<(&[f32], &[f32], f32)>,
     ) -> Result<[f32; N_CLASSES], String> {
         let width = self.sidecar.width();
         let frames = rows.len() / width;
         let tensor = TensorRef::from_array_view(([1usize, frames, width], rows))
             .map_err(|e| format!("model input: {e}"))?;
+        // A weight that is not a number is a cold start, never a NaN into the graph.
+        let weight = [embedding_stats
+            .map(|(_, _, w)| w)
+            .filter(|w| w.is_finite())
+            .map_or(0.0, |w| w.clamp(0.0, 1.0))];
         let outputs = match (&self.sidecar.embedding, embedding_stats) {
-            (Some(spec), Some((mean, std))) => {
+            (Some(spec), Some((mean, std, _))) => {
                 let m = TensorRef::from_array_view(([mean.len()], mean))
                     .map_err(|e| format!("model input: {e}"))?;
                 let s = TensorRef::from_array_view(([std.len()], std))
                     .map_err(|e| format!("model input: {e}"))?;
-                self.session.run(ort::inputs![
-                    self.sidecar.input.as_str() => tensor,
-                    spec.mean_input.as_str() => m,
-                    spec.std_input.as_str() => s,
-                ])
+                match &spec.weight_input {
+                    Some(name) => {
+                        let w = TensorRef::from_array_view(([1usize], &weight[..]))
+                            .map_err(|e| format!("model input: {e}"))?;
+                        self.session.run(ort::inputs![
+                            self.sidecar.input.as_str() => tensor,
+                            spec.mean_input.as_str() => m,
+                            spec.std_input.as_str() => s,
+                            name.as_str() => w,
+                        ])
+                    }
+                    None => self.session.run(ort::inputs![
+                        self.sidecar.input.as_str() => tensor,
+                        spec.mean_input.as_str() => m,
+                        spec.std_input.as_str() => s,
+                    ]),
+                }
             }
             (Some(_), None) => return Err("embedding statistics missing".into()),
             (None, _) => self
@@ -247,7 +271,7 @@ impl OnnxEmotionModel {
             self.last_embedding.extend_from_slice(e);
         }
         self.head_input.clear();
-        if let (Some(spec), Some((mean, std))) = (&self.sidecar.embedding, embedding_stats) {
+        if let (Some(spec), Some((mean, std, _))) = (&self.sidecar.embedding, embedding_stats) {
             if !spec.head_mean.is_empty() {
                 spec.head_input(&self.last_embedding, mean, std, &mut self.head_input);
             }
@@ -275,8 +299,9 @@ impl OnnxEmotionModel {
     /// normalised with `stats` (the speaker's feature statistics; `None`: the shipped global
     /// ones) and classified when at least 20 % of it is voiced, as live; the clip's probabilities
     /// are the mean over those windows. A clip with no such window is classified whole. Embedding
-    /// models normalise their embedding with `embedding_stats` (`None`: the model's own, i.e. its
-    /// calibration mixed with the global prior, or the global statistics when it has none).
+    /// models normalise their embedding with `embedding_stats`, taken as all of a speaker's
+    /// statistics (weight 1), or with `None` the model's own: its calibration mixed with the
+    /// global prior, or the global statistics (a cold start, weight 0) when it has none.
     pub fn classify_clip(
         &mut self,
         rows: &[Vec<f32>],
@@ -320,11 +345,11 @@ impl OnnxEmotionModel {
             .flat_map(|r| r.iter().zip(&mean).zip(&std).map(|((x, m), s)| (x - m) / s))
             .collect();
         let emb = match (embedding_stats, &self.embedding) {
-            (Some(c), Some(_)) => Some((c.mean.clone(), c.std.clone())),
-            (None, Some(e)) => Some((e.current().0.to_vec(), e.current().1.to_vec())),
+            (Some(c), Some(_)) => Some((c.mean.clone(), c.std.clone(), 1.0)),
+            (None, Some(e)) => Some((e.current().0.to_vec(), e.current().1.to_vec(), e.weight())),
             (_, None) => None,
         };
-        let emb = emb.as_ref().map(|(m, s)| (&m[..], &s[..]));
+        let emb = emb.as_ref().map(|(m, s, w)| (&m[..], &s[..], *w));
         let win = self.sidecar.window_frames.min(rows.len());
         let hop = self.hop_frames;
         let mut windows = Vec::new();

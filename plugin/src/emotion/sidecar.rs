@@ -39,6 +39,12 @@ pub struct EmbeddingNormalization {
     /// Statistics over all training windows: the cold start, before a speaker has been heard.
     pub global_mean: Vec<f32>,
     pub global_std: Vec<f32>,
+    /// Graph input (`[1]`) of models with a speaker head and a cold-start head: how much of the
+    /// statistics is the speaker's, `s / (s + prior_seconds)` after `s` seconds of their speech
+    /// (0 before a speaker is heard, 1 with all of a speaker's statistics). The graph blends the
+    /// two heads' logits by it. Absent: one head reads both.
+    #[serde(default)]
+    pub weight_input: Option<String>,
     /// Seconds of the global statistics blended into a speaker's estimate (shrinkage).
     pub prior_seconds: f32,
     /// Seconds of speech the running estimate remembers.

@@ -8,8 +8,10 @@
 //! blended with the training set's global statistics by shrinkage: after `s` seconds, a mixture of
 //! `s` seconds of the speaker and `prior` seconds of the global statistics — so the first seconds
 //! move it little and a cold start is exactly the global normalisation. A "calibrate to my voice"
-//! take replaces the running part with the take's statistics. `models/acoustic/v4/speaker_time.py`
-//! simulates the same estimate to choose `prior` and measure how many seconds it needs.
+//! take replaces the running part with the take's statistics. The speaker's share of the mixture,
+//! `s / (s + prior)`, is also the weight with which two-head models (v6) blend their speaker head
+//! over their cold-start head. `models/acoustic/v4/speaker_time.py` simulates the same estimate to
+//! choose `prior` and measure how many seconds it needs.
 
 use super::normalize::{Calibration, MIN_CALIBRATION_FRAMES};
 use super::sidecar::EmbeddingNormalization;
@@ -80,6 +82,8 @@ pub struct EmbeddingNormalizer {
     /// What the graph gets, recomputed by [`Self::refresh`].
     mean: Vec<f32>,
     std: Vec<f32>,
+    /// The speaker's share of the statistics, `s / (s + prior)`.
+    weight: f32,
 }
 
 impl EmbeddingNormalizer {
@@ -88,6 +92,7 @@ impl EmbeddingNormalizer {
             running: RunningStats::new(n.global_mean.len()),
             mean: n.global_mean.clone(),
             std: n.global_std.clone(),
+            weight: 0.0,
             global_mean: n.global_mean.clone(),
             global_std: n.global_std.clone(),
             prior: n.prior_seconds as f64,
@@ -142,6 +147,12 @@ impl EmbeddingNormalizer {
         (&self.mean, &self.std)
     }
 
+    /// How much of [`Self::current`] is the speaker's (0 at a cold start), for models that blend
+    /// a speaker head with a cold-start head.
+    pub fn weight(&self) -> f32 {
+        self.weight
+    }
+
     fn refresh(&mut self) {
         let s = self.speaker_seconds();
         let w = if s + self.prior > 0.0 {
@@ -149,6 +160,7 @@ impl EmbeddingNormalizer {
         } else {
             1.0
         };
+        self.weight = w as f32;
         for i in 0..self.dims() {
             let (sm, sv) = match &self.calibration {
                 Some(c) => (c.mean[i] as f64, (c.std[i] as f64).powi(2)),
@@ -176,6 +188,7 @@ mod tests {
             mean_input: "speaker_mean".into(),
             std_input: "speaker_std".into(),
             output: "embedding".into(),
+            weight_input: None,
             global_mean: vec![0.0, 10.0],
             global_std: vec![1.0, 2.0],
             prior_seconds: prior,
@@ -189,6 +202,7 @@ mod tests {
     fn cold_start_is_global_and_the_speaker_takes_over_by_shrinkage() {
         let mut n = EmbeddingNormalizer::new(&spec(10.0));
         assert_eq!(n.current(), (&[0.0, 10.0][..], &[1.0, 2.0][..]));
+        assert_eq!(n.weight(), 0.0);
         // A speaker at (5, 20) ± 1, heard for 10 s: half speaker, half prior.
         for i in 0..40 {
             let s = if i % 2 == 0 { 1.0 } else { -1.0 };
@@ -199,6 +213,7 @@ mod tests {
             (m[0] - 2.5).abs() < 1e-4 && (m[1] - 15.0).abs() < 1e-4,
             "{m:?}"
         );
+        assert!((n.weight() - 0.5).abs() < 1e-6, "{}", n.weight());
         // After a long time the speaker dominates (memory 100 s: 100 / 110).
         for i in 0..4000 {
             let s = if i % 2 == 0 { 1.0 } else { -1.0 };
@@ -216,6 +231,7 @@ mod tests {
         assert!(n.current().0.iter().all(|v| v.is_finite()));
         n.reset();
         assert_eq!(n.current(), (&[0.0, 10.0][..], &[1.0, 2.0][..]));
+        assert_eq!(n.weight(), 0.0);
     }
 
     #[test]
