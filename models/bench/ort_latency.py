@@ -21,7 +21,8 @@ def main():
     sess = ort.InferenceSession(a.model, so, providers=["CPUExecutionProvider"])
     x = np.random.default_rng(0).standard_normal((1, a.frames, a.width)).astype(np.float32)
     feed = {sess.get_inputs()[0].name: x}
-    # Models that normalise their embedding also take the speaker's statistics (mean, std).
+    # Models that normalise their embedding also take the speaker's statistics (mean, std) and,
+    # with two heads, the speaker's weight (0 here: both heads run whatever it is).
     for inp in sess.get_inputs()[1:]:
         shape = [d if isinstance(d, int) else 1 for d in inp.shape]
         feed[inp.name] = (np.ones if "std" in inp.name else np.zeros)(shape, np.float32)

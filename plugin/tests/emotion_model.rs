@@ -43,6 +43,61 @@ fn onnx_runtime_reproduces_pytorch_on_the_parity_fixture() {
 }
 
 #[test]
+fn the_speaker_weight_blends_the_two_heads_as_pytorch_does() {
+    let mut model = load(&acoustic().join("sentio-ser.onnx"));
+    let spec = model
+        .sidecar()
+        .embedding
+        .clone()
+        .expect("an embedding model");
+    assert_eq!(
+        spec.weight_input.as_deref(),
+        Some("speaker_weight"),
+        "the shipped model has a speaker head and a cold-start head"
+    );
+    let (_, input) = npy(&acoustic().join("parity_input.npy"));
+    let (_, want) = npy(&acoustic().join("parity_probs_blend.npy"));
+    // export.py's blend fixture: shifted statistics, the speaker's share 0.4.
+    let mean: Vec<f32> = spec
+        .global_mean
+        .iter()
+        .zip(&spec.global_std)
+        .map(|(m, s)| m + 0.3 * s)
+        .collect();
+    let std: Vec<f32> = spec.global_std.iter().map(|s| 0.7 * s).collect();
+    let got = model.infer_with(&input, Some((&mean, &std, 0.4))).unwrap();
+    let err = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    println!("blend ort vs PyTorch: max abs difference {err:.2e}");
+    assert!(err <= PARITY_TOL, "max abs difference {err}");
+    // The weight matters: the speaker head alone (1) and the cold-start head alone (0) differ
+    // from the blend, and a cold start with global statistics is the parity fixture.
+    let spk = model.infer_with(&input, Some((&mean, &std, 1.0))).unwrap();
+    let cold = model.infer_with(&input, Some((&mean, &std, 0.0))).unwrap();
+    let d = |a: &[f32; 8], b: &[f32; 8]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max)
+    };
+    assert!(
+        d(&spk, &got) > 1e-3 && d(&cold, &got) > 1e-3,
+        "{spk:?} {got:?} {cold:?}"
+    );
+    let (_, parity) = npy(&acoustic().join("parity_probs.npy"));
+    let global = model
+        .infer_with(&input, Some((&spec.global_mean, &spec.global_std, 0.0)))
+        .unwrap();
+    assert!(global
+        .iter()
+        .zip(&parity)
+        .all(|(a, b)| (a - b).abs() <= PARITY_TOL));
+}
+
+#[test]
 fn the_embedding_output_matches_pytorch_and_a_speaker_moves_its_statistics() {
     let mut model = load(&acoustic().join("sentio-ser.onnx"));
     assert!(

@@ -1,80 +1,95 @@
 #!/usr/bin/env bash
-# The shipped acoustic model (v5) end to end (what `cargo xtask train` runs), from the repository
+# The shipped acoustic model (v6) end to end (what `cargo xtask train` runs), from the repository
 # root:
 #   bash models/acoustic/v4/run_all.sh PYTHON
-# Rust features of every clip, the frozen-encoder cache, augmented training copies (real noise,
-# babble, rooms), the chosen recipe (blocks 1+2 statistics pooling, embedding z-normalised per
-# speaker, 50 % cold-start rows, linear) with its LOCO + RAVDESS CV figures and final fit,
-# temperature calibration, speaker seconds, "learn my voice", the robustness curve, export.
-# SENTIO_V4_RECORD=1 also reruns v4's probe, grid and heads (slow; their results are committed).
+# Rust features of every clip, the frozen-encoder cache (block 1's frames kept for fine-tuning),
+# the issue's probe reproduced as an anchor, the recipe's choices (clip_probe, corpus_probe, the
+# augmented copies' weight per head on clean and noisy validation), the chosen recipe (blocks 1+2
+# statistics pooling; a speaker head on the embedding z-normalised per speaker and a cold-start
+# head on the global statistics, both logistic regressions on RAVDESS actors 1-20; the cold head
+# also on noisy/reverberant copies at weight 0.3) with its LOCO + RAVDESS CV figures and final
+# fit, a temperature per head, speaker seconds, "learn my voice", the robustness curve, `sentio
+# eval` on the LOCO models, the export. SENTIO_V4_RECORD=1 also reruns v4's and v5's experiments
+# (slow; their results are committed).
 set -euo pipefail
 PY=${1:-python3}
 HERE=models/acoustic/v4
 DATA=../shared/data
 CLI=$PWD/target/release/sentio
-RECIPE=(--variant emb --blocks 1+2 --wd 0.03 --mix 0.5)
-TAG=linear_emb_b1+2_wd0.03_mix0.5_aug
+export SENTIO_V4_CACHE=/tmp/v4-ft-cache
+AUG=/tmp/v4-aug/cache
 
 find "$(cd $DATA && pwd)"/{ravdess,tess,ased,urdu} -name '*.flac' | sort > /tmp/v4-clips.txt
 $CLI features --list /tmp/v4-clips.txt --out /tmp/rust-feat
 cd $HERE
-if [ "${SENTIO_V4_RECORD:-0}" = 1 ]; then
-    $PY cache.py --feat /tmp/rust-feat --out /tmp/v4-cache
-    $PY train.py probe
-    $PY grid.py
-    # The heads that lost on validation (BiLSTM, attentive pooling) and v4's linear head:
-    $PY train.py head --block 2 --variant spk --hidden 64 --epochs 8
-    $PY train.py head --block 2 --variant spk --hidden 0 --epochs 8
-    $PY train.py linear --variant spk
-    # v5's candidates without augmentation (mix 0 / 0.3 / 0.5):
-    for mix in 0 0.3 0.5; do $PY train.py linear --variant emb --blocks 1+2 --wd 0.03 --mix $mix; done
-    # Frozen versus fine-tuned block 2 (clean windows; block 1's frames cached):
-    $PY cache.py --feat /tmp/rust-feat --out /tmp/v4-ft-cache --blocks 1 --max-block 2 --variants raw
-    for e in 1 3; do for lr in 3e-5 1e-4; do
-        SENTIO_V4_CACHE=/tmp/v4-ft-cache $PY finetune.py --splits "" --epochs $e --lr-block $lr \
-            --out finetune_block2_e${e}_lr${lr}.json
-    done; done
-    # The winner again, its models kept: through `sentio eval`, and in noise (below).
-    SENTIO_V4_CACHE=/tmp/v4-ft-cache $PY finetune.py --splits "" --epochs 3 --lr-block 1e-4 \
-        --save-dir /tmp/ft-e3-1e-4 --out finetune_block2_e3_lr1e-4_rerun.json
-    (cd ../../.. && SENTIO_V4_CACHE=/tmp/v4-ft-cache $PY $HERE/finetune_sentio_eval.py /tmp/ft-e3-1e-4 \
-        $HERE/results/finetune_block2_e3_lr1e-4_sentio_eval.json)
-else
-    $PY cache.py --feat /tmp/rust-feat --out /tmp/v4-cache --blocks "" --max-block 2 --variants raw
-fi
+$PY cache.py --feat /tmp/rust-feat --out $SENTIO_V4_CACHE --blocks 1 --max-block 2 --variants raw
 
-# Training copies in real noise, babble and rooms (the even half of the noise files).
+# Training copies in real noise, babble and rooms (the even half of the noise files), and the
+# robustness curve's noisy copies (the odd half, and babble; never trained on).
 $PY augment.py --out /tmp/v4-aug
 $CLI features --list /tmp/v4-aug/list.txt --out /tmp/v4-aug/feat
-$PY cache.py --feat /tmp/v4-aug/feat --out /tmp/v4-aug/cache --blocks "" --max-block 2 --variants raw \
-    --global-meta /tmp/v4-cache/meta.json
-export SENTIO_V4_AUG=/tmp/v4-aug/cache
-
-$PY train.py linear "${RECIPE[@]}"
-$PY calibrate.py "/tmp/${TAG}_oof.npy" calibration_v5.json
-TEMPERATURE=$($PY -c "import json; print(json.load(open('results/calibration_v5.json'))['shipped']['temperature'])")
-$PY speaker_time.py --variant emb --mix 0.5
-$PY adapt.py --mix 0.5 --temperature "$TEMPERATURE" --prior 5 --lams 0.001,0.01
-$PY adapt.py --mix 0.5 --temperature "$TEMPERATURE" --prior 5 --lams 0.03,0.1,0.3 --out adapt_more.json
-$PY adapt.py --mix 0.5 --temperature "$TEMPERATURE" --prior 5 --lams 1,3 --out adapt_wide.json
-
-# The robustness curve: the odd half of the noise files, and babble, never trained on.
+$PY cache.py --feat /tmp/v4-aug/feat --out $AUG --blocks 1 --max-block 2 --variants raw \
+    --global-meta $SENTIO_V4_CACHE/meta.json
 for snr in 20 10 5 babble10; do
     if [ $snr = babble10 ]; then args=(--snr 10 --babble); else args=(--snr $snr); fi
     $PY noisy.py "${args[@]}" --out /tmp/v4-noisy/$snr
     $CLI features --list /tmp/v4-noisy/$snr/list.txt --out /tmp/v4-noisy/$snr/feat
-    $PY cache.py --feat /tmp/v4-noisy/$snr/feat --out /tmp/v4-noisy/$snr/cache --blocks "" --max-block 2 \
-        --variants raw --global-meta /tmp/v4-cache/meta.json
-    label=${snr}$([ $snr = babble10 ] || echo db)
-    name=robustness_v5_$label.json
-    if [ "${SENTIO_V4_RECORD:-0}" = 1 ] && [ $snr = 10 -o $snr = babble10 ]; then
-        $PY cache.py --feat /tmp/v4-noisy/$snr/feat --out /tmp/v4-noisy/$snr/ft-cache --blocks 1 --max-block 2 \
-            --variants raw --global-meta /tmp/v4-ft-cache/meta.json
-        SENTIO_V4_CACHE=/tmp/v4-noisy/$snr/ft-cache $PY finetune.py --scored-dir /tmp/ft-e3-1e-4 --epochs 3 \
-            --lr-block 1e-4 --out finetune_block2_e3_lr1e-4_noisy_$label.json
-    fi
-    env -u SENTIO_V4_AUG SENTIO_V4_CACHE=/tmp/v4-noisy/$snr/cache \
-        $PY train.py saved_linear "${RECIPE[@]}" --aug --out "$name"
+    $PY cache.py --feat /tmp/v4-noisy/$snr/feat --out /tmp/v4-noisy/$snr/ft-cache --blocks 1 --max-block 2 \
+        --variants raw --global-meta $SENTIO_V4_CACHE/meta.json
 done
+label() { echo "$1$([ "$1" = babble10 ] || echo db)"; }
+# Each saved per-split model of DIR on every noisy cache: robustness_TAG_<condition>.json.
+robustness() {
+    for snr in ${3:-20 10 5 babble10}; do
+        env -u SENTIO_V4_AUG SENTIO_V4_CACHE=/tmp/v4-noisy/$snr/ft-cache $PY finetune.py --scored-dir "$1" \
+            --out "robustness_$2_$(label $snr).json"
+    done
+}
 
-$PY export.py --ckpt "/tmp/${TAG}_final.pt" --temperature "$TEMPERATURE" --prior-seconds 5
+# The recipe's choices (validation only): the issue's probe as an anchor; whole clips versus
+# windows, blocks, regularisation; which corpora; the augmented copies' weight for each head.
+$PY anchor_probe.py
+$PY clip_probe.py
+SENTIO_V4_AUG=$AUG $PY corpus_probe.py --configs all
+F=(--corpora ravdess --fit logreg --heads 2 --epochs 0)
+$PY finetune.py --splits "" "${F[@]}" --save-dir /tmp/v6-noaug --out v6_noaug_splits.json
+robustness /tmp/v6-noaug v6_noaug
+for w in 0.3 1; do
+    SENTIO_V4_AUG=$AUG $PY finetune.py --splits "" "${F[@]}" --aug-weight $w --save-dir /tmp/v6-aug$w \
+        --out v6_aug${w}_splits.json
+    robustness /tmp/v6-aug$w v6_aug$w "10 babble10"
+done
+# Block 2 fine-tuned on RAVDESS, TESS and ASED, the heads refitted on RAVDESS (measured; not shipped).
+$PY finetune.py --splits "" --corpora ravdess,tess,ased --head-corpora ravdess --fit logreg --heads 2 \
+    --epochs 3 --lr-block 1e-4 --stats-ema 0.05 --save-dir /tmp/v6-tuned --out v6_tuned_multi_e3_lr1e-4.json
+
+# The shipped recipe: the speaker head on the clean windows, the cold head with the copies at 0.3.
+R=("${F[@]}" --aug-weight 0 --aug-weight-cold 0.3)
+export SENTIO_V4_AUG=$AUG
+$PY finetune.py --splits "" "${R[@]}" --save-dir /tmp/v6 --out v6_splits.json
+$PY finetune.py "${R[@]}" --save-dir /tmp/v6 --final
+$PY calibrate.py --saved /tmp/v6 calibration_v6.json
+TS=$($PY -c "import json; d = json.load(open('results/calibration_v6.json')); print(d['spk']['shipped']['temperature'], d['cold']['shipped']['temperature'], sep=',')")
+$PY speaker_time.py --saved /tmp/v6 --temperatures "$TS" --out speaker_time_v6.json
+$PY adapt.py --saved /tmp/v6 --temperatures "$TS" --prior 5 --lams 0.001,0.01,0.03,0.1,0.3,1,3 --out adapt_v6.json
+robustness /tmp/v6 v6
+(cd ../../.. && $PY $HERE/finetune_sentio_eval.py /tmp/v6 $HERE/results/v6_sentio_eval.json "$TS" 5)
+$PY export.py --ckpt /tmp/v6/final.pt --temperature "${TS%,*}" --temperature-cold "${TS#*,}" --prior-seconds 5
+
+if [ "${SENTIO_V4_RECORD:-0}" = 1 ]; then
+    # v4 and v5 (their results are committed; their figures are in the model card).
+    unset SENTIO_V4_AUG
+    $PY cache.py --feat /tmp/rust-feat --out /tmp/v4-cache
+    export SENTIO_V4_CACHE=/tmp/v4-cache
+    $PY train.py probe
+    $PY grid.py
+    $PY train.py head --block 2 --variant spk --hidden 64 --epochs 8
+    $PY train.py head --block 2 --variant spk --hidden 0 --epochs 8
+    $PY train.py linear --variant spk
+    for mix in 0 0.3 0.5; do $PY train.py linear --variant emb --blocks 1+2 --wd 0.03 --mix $mix; done
+    SENTIO_V4_AUG=$AUG $PY train.py linear --variant emb --blocks 1+2 --wd 0.03 --mix 0.5
+    for e in 1 3; do for lr in 3e-5 1e-4; do
+        SENTIO_V4_CACHE=/tmp/v4-ft-cache $PY finetune.py --splits "" --epochs $e --lr-block $lr \
+            --out finetune_block2_e${e}_lr${lr}.json
+    done; done
+fi
