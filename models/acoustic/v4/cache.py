@@ -21,10 +21,9 @@ import numpy as np
 import torch
 
 import data as D
-from encoder import WhisperStem
+from encoder import WHISPERS, WhisperStem
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BIN = os.path.join(HERE, "..", "..", "whisper", "tiny.en", "model.bin")
 WIN, HOP, MIN, MIN_VOICED = 250, 50, 50, 0.2
 
 
@@ -57,6 +56,8 @@ def main():
     ap.add_argument("--blocks", default="1,2,3", help="blocks whose frame sequences are kept")
     ap.add_argument("--max-block", type=int, default=4, help="run the encoder up to this block")
     ap.add_argument("--variants", default="raw,spk", help="inputs to cache: raw and/or spk")
+    ap.add_argument("--whisper", default="tiny.en", choices=sorted(WHISPERS),
+                    help="whose conv stem and blocks (recorded in meta.json; finetune.py follows it)")
     ap.add_argument("--global-meta", default="", help="take the global statistics from this meta.json (noisy copies)")
     a = ap.parse_args()
     seq_blocks = tuple(int(b) for b in a.blocks.split(",") if b)
@@ -78,7 +79,8 @@ def main():
         with open(a.global_meta) as f:
             gm = json.load(f)
         g_mean, g_std = np.array(gm["global_mean"]), np.array(gm["global_std"])
-    enc = WhisperStem.from_ct2(BIN, n_blocks=ap_blocks).eval()
+    enc = WhisperStem.from_ct2(WHISPERS[a.whisper], n_blocks=ap_blocks).eval()
+    d = enc.conv1.out_channels
     meta = {"clip": [], "start": [], "end": []}
     for i in keep:
         for s, e in window_starts(len(feats[i][0]), feats[i][1]):
@@ -89,8 +91,8 @@ def main():
     print(f"{len(keep)} clips, {n_win} windows", flush=True)
     t0 = time.time()
     for variant in a.variants.split(","):
-        pooled = np.zeros((n_win, 4, 768), np.float32)
-        seqs = {b: np.zeros((n_win, WIN // 2, 384), np.float16) for b in seq_blocks}
+        pooled = np.zeros((n_win, max(4, ap_blocks), 2 * d), np.float32)
+        seqs = {b: np.zeros((n_win, WIN // 2, d), np.float16) for b in seq_blocks}
         lens = np.zeros(n_win, np.int32)
         # Batch windows of equal length.
         by_len: dict[int, list[int]] = {}
@@ -113,8 +115,8 @@ def main():
                 for j, w in enumerate(chunk):
                     lens[w] = L
                     for b, o in enumerate(outs):
-                        pooled[w, b, :384] = o[j].mean(0).numpy()
-                        pooled[w, b, 384:] = o[j].std(0).numpy()
+                        pooled[w, b, :d] = o[j].mean(0).numpy()
+                        pooled[w, b, d:] = o[j].std(0).numpy()
                         if b + 1 in seq_blocks:
                             seqs[b + 1][w, :L] = o[j].numpy().astype(np.float16)
         np.save(os.path.join(a.out, f"{variant}_pooled.npy"), pooled)
@@ -122,6 +124,7 @@ def main():
             np.save(os.path.join(a.out, f"{variant}_seq{b}.npy"), seqs[b])
         np.save(os.path.join(a.out, "lens.npy"), lens)
         print(f"{variant}: done in {time.time() - t0:.0f} s", flush=True)
+    meta["whisper"] = a.whisper
     meta["clips"] = [c.__dict__ for c in clips]
     meta["global_mean"] = g_mean.tolist()
     meta["global_std"] = g_std.tolist()

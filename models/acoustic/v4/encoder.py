@@ -5,12 +5,18 @@ each block x += attn(LN(x)); x += MLP(LN(x)). The input here is Whisper's scaled
 ((clamp(log10 mel, max - 8) + 4) / 4) of one window, [B, T, 80]; the output is [B, ceil(T/2), d].
 """
 import math
+import os
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 import ct2
+
+_WHISPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "whisper")
+# The CTranslate2 weights `cargo xtask setup` fetches for transcription: tiny.en (d 384, the shipped
+# model's) and base (d 512, multilingual; the larger option).
+WHISPERS = {name: os.path.join(_WHISPER, name, "model.bin") for name in ("tiny.en", "base")}
 
 
 class Block(nn.Module):

@@ -20,12 +20,11 @@ import onnxruntime as ort
 import torch
 
 import data as D
-from encoder import WhisperStem
+from encoder import WHISPERS, WhisperStem
 from model import Head, SerSpeakerEmbedding, SerV4, StatsHead
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ACOUSTIC = os.path.dirname(HERE)
-BIN = os.path.join(HERE, "..", "..", "whisper", "tiny.en", "model.bin")
 CACHE = os.environ.get("SENTIO_V4_CACHE", "/tmp/v4-cache")
 MAX_POS = 500  # positions kept: 10 s of input, four times the plugin's 2.5 s window
 PARITY_CLIP = "03-01-05-02-01-01-01"
@@ -40,6 +39,8 @@ def main():
     ap.add_argument("--out", default=ACOUSTIC, help="folder for sentio-ser.{onnx,json} and the fixtures")
     ap.add_argument("--block", type=int, default=2, help="for per-split checkpoints without a config")
     ap.add_argument("--prior-seconds", type=float, default=10.0, help="embedding models: shrinkage prior (speaker_time.py)")
+    ap.add_argument("--report", default="", help="results/ file for the export report (default: by model kind, "
+                    "written only when exporting into models/acoustic)")
     ap.add_argument("--memory-seconds", type=float, default=300.0, help="embedding models: running estimate's memory")
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -48,12 +49,13 @@ def main():
     with open(os.path.join(CACHE, "meta.json")) as f:
         meta = json.load(f)
     blocks = cfg.get("blocks_list")
-    stem = WhisperStem.from_ct2(BIN, n_blocks=max(blocks) if blocks else cfg["block"], max_pos=MAX_POS)
+    whisper = cfg.get("whisper", "tiny.en")
+    stem = WhisperStem.from_ct2(WHISPERS[whisper], n_blocks=max(blocks) if blocks else cfg["block"], max_pos=MAX_POS)
     if "block2" in ck:
         # finetune.py's checkpoints: block 2 fine-tuned, the rest as Whisper trained it.
         stem.blocks[1].load_state_dict(ck["block2"])
     if "lin" in ck:
-        lin = torch.nn.Linear(768 * len(blocks), 8)
+        lin = torch.nn.Linear(2 * stem.conv1.out_channels * len(blocks), 8)
         lin.load_state_dict(ck["lin"])
         head = StatsHead(lin, ck["mu"], ck["sd"])
     else:
@@ -67,7 +69,7 @@ def main():
         e_mean, e_std = (torch.tensor(v, dtype=torch.float32) for v in emb)
         cold = None
         if two:
-            lin_c = torch.nn.Linear(768 * len(blocks), 8)
+            lin_c = torch.nn.Linear(2 * stem.conv1.out_channels * len(blocks), 8)
             lin_c.load_state_dict(ck["cold"]["lin"])
             cold = (lin_c, ck["cold"]["mu"], ck["cold"]["sd"], a.temperature_cold)
         model = SerSpeakerEmbedding(stem, lin, ck["mu"], ck["sd"], g_mean, g_std, a.temperature, blocks,
@@ -157,8 +159,8 @@ def main():
         "normalization": {"mode": "speaker" if mel_speaker else "global",
                           "global_mean": [round(float(v), 6) for v in g_mean],
                           "global_std": [round(float(v), 6) for v in g_std]},
-        "opset": 17, "parameters": int(params), "temperature": a.temperature,
-        "model": f"v4: Whisper tiny.en conv stem + encoder blocks 1..{max(blocks or [cfg['block']])} (frozen), statistics pooling of blocks {blocks}, linear",
+        "opset": 17, "parameters": int(params), "temperature": a.temperature, "whisper": whisper,
+        "model": f"v4: Whisper {whisper} conv stem + encoder blocks 1..{max(blocks or [cfg['block']])} (frozen), statistics pooling of blocks {blocks}, linear",
     }
     if emb is not None:
         np.save(os.path.join(a.out, "parity_embedding.npy"), want_emb.astype(np.float32))
@@ -173,11 +175,11 @@ def main():
             "head_std": [float(v) for v in np.asarray(ck["sd"]).ravel()],
         }
         frozen = "block 1 frozen, block 2 fine-tuned" if "block2" in ck else "frozen"
-        sidecar["model"] = (f"v5: Whisper tiny.en conv stem + encoder blocks 1..{max(blocks)} ({frozen}), statistics pooling "
+        sidecar["model"] = (f"v5: Whisper {whisper} conv stem + encoder blocks 1..{max(blocks)} ({frozen}), statistics pooling "
                             f"of blocks {blocks} normalised with the speaker's embedding statistics, linear")
         if two:
             sidecar["temperature_cold"] = a.temperature_cold
-            sidecar["model"] = (f"v6: Whisper tiny.en conv stem + encoder blocks 1..{max(blocks)} ({frozen}), statistics "
+            sidecar["model"] = (f"v6: Whisper {whisper} conv stem + encoder blocks 1..{max(blocks)} ({frozen}), statistics "
                                 f"pooling of blocks {blocks}; a linear speaker head (the embedding normalised with the "
                                 f"speaker's statistics) and a linear cold-start head (the global statistics), blended "
                                 f"by the speaker weight")
@@ -187,8 +189,10 @@ def main():
            "p99": float(np.percentile(lat, 99))}, "parameters": int(params),
            "onnx_bytes": os.path.getsize(out), "parity_probs": want[0].tolist(), "config": cfg,
            "temperature": a.temperature}
-    if os.path.abspath(a.out) == os.path.abspath(ACOUSTIC):
-        with open(os.path.join(HERE, "results", ("v6_export.json" if two else "v5_export.json") if emb is not None else "v4_export.json"), "w") as f:
+    report = a.report or (os.path.abspath(a.out) == os.path.abspath(ACOUSTIC) and (
+        ("v6_export.json" if two else "v5_export.json") if emb is not None else "v4_export.json"))
+    if report:
+        with open(os.path.join(HERE, "results", report), "w") as f:
             json.dump(rep, f, indent=1)
     print(json.dumps(rep, indent=1))
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The shipped acoustic model (v6) end to end (what `cargo xtask train` runs), from the repository
-# root:
+# The shipped acoustic models (v6 on Whisper tiny.en, and the Whisper base option) end to end (what
+# `cargo xtask train` runs), from the repository root:
 #   bash models/acoustic/v4/run_all.sh PYTHON
 # Rust features of every clip, the frozen-encoder cache (block 1's frames kept for fine-tuning),
 # the issue's probe reproduced as an anchor, the recipe's choices (clip_probe, corpus_probe, the
@@ -38,10 +38,11 @@ for snr in 20 10 5 babble10; do
         --variants raw --global-meta $SENTIO_V4_CACHE/meta.json
 done
 label() { echo "$1$([ "$1" = babble10 ] || echo db)"; }
-# Each saved per-split model of DIR on every noisy cache: robustness_TAG_<condition>.json.
+# Each saved per-split model of DIR on every noisy cache (tiny.en's, or base's with base-cache):
+# robustness_TAG_<condition>.json.
 robustness() {
     for snr in ${3:-20 10 5 babble10}; do
-        env -u SENTIO_V4_AUG SENTIO_V4_CACHE=/tmp/v4-noisy/$snr/ft-cache $PY finetune.py --scored-dir "$1" \
+        env -u SENTIO_V4_AUG SENTIO_V4_CACHE=/tmp/v4-noisy/$snr/${4:-ft-cache} $PY finetune.py --scored-dir "$1" \
             --out "robustness_$2_$(label $snr).json"
     done
 }
@@ -75,6 +76,40 @@ $PY adapt.py --saved /tmp/v6 --temperatures "$TS" --prior 5 --lams 0.001,0.01,0.
 robustness /tmp/v6 v6
 (cd ../../.. && $PY $HERE/finetune_sentio_eval.py /tmp/v6 $HERE/results/v6_sentio_eval.json "$TS" 5)
 $PY export.py --ckpt /tmp/v6/final.pt --temperature "${TS%,*}" --temperature-cold "${TS#*,}" --prior-seconds 5
+
+# Whisper base, the larger option (models/acoustic/base/; the plugin's "Model Encoder", the CLI's
+# --emotion-model base): the same windows through base's conv stem and blocks 1+2 (d 512), the
+# copies' weight per head chosen by tiny.en's rule (the mean of clean and noisy selection: 0.3 for
+# both heads), then the same steps. Every finetune.py and export.py below follows the cache's Whisper.
+BASE=/tmp/v4-base-cache BAUG=/tmp/v4-aug/base-cache
+G=(--blocks "" --max-block 2 --variants raw --whisper base)
+$PY cache.py --feat /tmp/rust-feat --out $BASE "${G[@]}"
+$PY cache.py --feat /tmp/v4-aug/feat --out $BAUG "${G[@]}" --global-meta $SENTIO_V4_CACHE/meta.json
+for snr in 20 10 5 babble10; do
+    $PY cache.py --feat /tmp/v4-noisy/$snr/feat --out /tmp/v4-noisy/$snr/base-cache "${G[@]}" \
+        --global-meta $SENTIO_V4_CACHE/meta.json
+done
+(
+    export SENTIO_V4_CACHE=$BASE
+    env -u SENTIO_V4_AUG $PY finetune.py --splits "" "${F[@]}" --save-dir /tmp/v6b-noaug --out v6_base_noaug_splits.json
+    robustness /tmp/v6b-noaug v6_base_noaug "10 babble10" base-cache
+    for w in 0.3 1; do
+        SENTIO_V4_AUG=$BAUG $PY finetune.py --splits "" "${F[@]}" --aug-weight $w --save-dir /tmp/v6b-aug$w \
+            --out v6_base_aug${w}_splits.json
+        robustness /tmp/v6b-aug$w v6_base_aug$w "10 babble10" base-cache
+    done
+    export SENTIO_V4_AUG=$BAUG
+    $PY finetune.py "${F[@]}" --aug-weight 0.3 --aug-weight-cold 0.3 --save-dir /tmp/v6b-aug0.3 --final
+    $PY calibrate.py --saved /tmp/v6b-aug0.3 calibration_v6_base.json
+    TS=$($PY -c "import json; d = json.load(open('results/calibration_v6_base.json')); print(d['spk']['shipped']['temperature'], d['cold']['shipped']['temperature'], sep=',')")
+    $PY export.py --ckpt /tmp/v6b-aug0.3/final.pt --temperature "${TS%,*}" --temperature-cold "${TS#*,}" \
+        --prior-seconds 5 --out ../base --report v6_base_export.json
+    $PY speaker_time.py --saved /tmp/v6b-aug0.3 --temperatures "$TS" --out speaker_time_v6_base.json
+    $PY adapt.py --saved /tmp/v6b-aug0.3 --temperatures "$TS" --prior 5 --lams 0.001,0.01,0.03,0.1,0.3,1,3 \
+        --out adapt_v6_base.json
+    robustness /tmp/v6b-aug0.3 v6_base "20 10 5 babble10" base-cache
+    (cd ../../.. && $PY $HERE/finetune_sentio_eval.py /tmp/v6b-aug0.3 $HERE/results/v6_base_sentio_eval.json "$TS" 5)
+)
 
 if [ "${SENTIO_V4_RECORD:-0}" = 1 ]; then
     # v4 and v5 (their results are committed; their figures are in the model card).

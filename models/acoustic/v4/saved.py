@@ -38,7 +38,7 @@ class SplitModel:
             path = os.path.join(saved_dir, f"{split}_frozen.pt")
         self.ck = torch.load(path, weights_only=False)
         self.path = path
-        self.heads = FT.load_heads(self.ck, 1536)
+        self.heads = FT.load_heads(self.ck, self.ck["lin"]["weight"].shape[1])
         self.g_mean, self.g_std = (np.asarray(v, np.float64) for v in self.ck["embedding_global"])
         self.spk_mu, self.spk_sd = np.asarray(self.ck["mu"]), np.asarray(self.ck["sd"])
         lin = self.heads.spk[0]
