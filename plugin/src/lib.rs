@@ -109,6 +109,7 @@ impl Sentio {
         let p = &self.params;
         let model = p.emotion_enabled.value().then(|| {
             let options = ModelOptions {
+                acoustic: p.emotion_encoder.value().into(),
                 device: p.emotion_device.value().into(),
                 hop_frames: (p.emotion_hop_ms.value() / 10).max(1) as usize,
                 calibration: p.calibration.read().ok().and_then(|c| c.clone()),

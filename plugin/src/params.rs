@@ -6,7 +6,7 @@ use nice_plug::prelude::*;
 
 use crate::emotion::adaptation::Adaptation;
 use crate::emotion::normalize::Calibration;
-use crate::emotion::runtime::Device;
+use crate::emotion::runtime::{AcousticModel, Device};
 use crate::emotion::{CLASSES, N_CLASSES};
 use crate::output::host_params;
 use crate::output::http::ServeSettings;
@@ -32,6 +32,26 @@ impl From<DeviceChoice> for Device {
             DeviceChoice::Auto => Device::Auto,
             DeviceChoice::Cpu => Device::Cpu,
             DeviceChoice::Cuda => Device::Cuda,
+        }
+    }
+}
+
+/// Whose encoder blocks the acoustic model is built on (takes effect at the next activation).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EncoderChoice {
+    #[id = "tiny.en"]
+    #[name = "Whisper tiny.en (fast)"]
+    TinyEn,
+    #[id = "base"]
+    #[name = "Whisper base (larger)"]
+    Base,
+}
+
+impl From<EncoderChoice> for AcousticModel {
+    fn from(c: EncoderChoice) -> Self {
+        match c {
+            EncoderChoice::TinyEn => AcousticModel::TinyEn,
+            EncoderChoice::Base => AcousticModel::Base,
         }
     }
 }
@@ -177,6 +197,8 @@ pub struct SentioParams {
 
     #[id = "emotion_on"]
     pub emotion_enabled: BoolParam,
+    #[id = "emotion_encoder"]
+    pub emotion_encoder: EnumParam<EncoderChoice>,
     #[id = "emotion_device"]
     pub emotion_device: EnumParam<DeviceChoice>,
     #[id = "emotion_hop"]
@@ -389,6 +411,7 @@ impl Default for SentioParams {
             overlay_host: Arc::new(RwLock::new("127.0.0.1".into())),
             oscquery_host: Arc::new(RwLock::new("127.0.0.1".into())),
             emotion_enabled: BoolParam::new("Emotion Model", true),
+            emotion_encoder: EnumParam::new("Model Encoder", EncoderChoice::TinyEn),
             emotion_device: EnumParam::new("Model Device", DeviceChoice::Auto),
             emotion_hop_ms: IntParam::new(
                 "Emotion Hop",

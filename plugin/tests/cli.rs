@@ -297,6 +297,38 @@ fn demo_clips(dir: &Path) -> Vec<(String, String)> {
 }
 
 #[test]
+fn the_emotion_model_flag_runs_the_whisper_base_model() {
+    for (flag, name) in [("tiny.en", "Whisper tiny.en"), ("base", "Whisper base")] {
+        let out = sentio(&[
+            "analyze",
+            &demo(),
+            "--format",
+            "json",
+            "--emotion-model",
+            flag,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let state = v["status"]["model_state"].as_str().unwrap();
+        assert_eq!(state, format!("sentio-ser ({name}) on CPU"));
+        let estimates = v["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["emotion"].is_object())
+            .count();
+        assert!(estimates > 100, "{flag}: {estimates} rows with an emotion");
+    }
+    let out = sentio(&["analyze", &demo(), "--emotion-model", "large"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[possible values: tiny.en, base]"));
+}
+
+#[test]
 fn eval_prints_metrics_json_last_and_restricts_classes() {
     let dir = scratch("eval");
     std::fs::create_dir_all(&dir).unwrap();

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use sentio::analysis::Analyzer;
 use sentio::dsp::FrontEnd;
 use sentio::emotion::onnx_model::{ModelOptions, OnnxEmotionModel};
-use sentio::emotion::runtime::Device;
+use sentio::emotion::runtime::{AcousticModel, Device};
 use sentio::emotion::{EmotionModel, ExecutionBackend};
 
 /// Largest acceptable difference between ONNX Runtime here and PyTorch at export.
@@ -13,6 +13,12 @@ const PARITY_TOL: f32 = 1e-5;
 
 fn acoustic() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/acoustic")
+}
+
+/// The shipped models' folders (graph, sidecar and parity fixtures): tiny.en's (the default) and
+/// base's.
+fn shipped() -> [PathBuf; 2] {
+    [acoustic(), acoustic().join("base")]
 }
 
 fn load(path: &Path) -> OnnxEmotionModel {
@@ -27,23 +33,59 @@ fn npy(path: &Path) -> (Vec<u64>, Vec<f32>) {
 
 #[test]
 fn onnx_runtime_reproduces_pytorch_on_the_parity_fixture() {
-    let mut model = load(&acoustic().join("sentio-ser.onnx"));
-    let (shape, input) = npy(&acoustic().join("parity_input.npy"));
-    let (_, want) = npy(&acoustic().join("parity_probs.npy"));
-    assert_eq!(shape[2] as usize, model.sidecar().width());
-    let got = model.infer(&input).unwrap();
-    let err = got
-        .iter()
-        .zip(&want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
-    println!("ort vs PyTorch: max abs difference {err:.2e} (probabilities {got:?})");
-    assert!(err <= PARITY_TOL, "max abs difference {err}");
-    assert!((got.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    for dir in shipped() {
+        let mut model = load(&dir.join("sentio-ser.onnx"));
+        let (shape, input) = npy(&dir.join("parity_input.npy"));
+        let (_, want) = npy(&dir.join("parity_probs.npy"));
+        assert_eq!(shape[2] as usize, model.sidecar().width());
+        let got = model.infer(&input).unwrap();
+        let err = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        println!(
+            "{}: ort vs PyTorch max abs difference {err:.2e} (probabilities {got:?})",
+            dir.display()
+        );
+        assert!(err <= PARITY_TOL, "max abs difference {err}");
+        assert!((got.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn the_encoder_setting_picks_the_shipped_model() {
+    for (which, dir, name) in [
+        (AcousticModel::TinyEn, acoustic(), "Whisper tiny.en"),
+        (AcousticModel::Base, acoustic().join("base"), "Whisper base"),
+    ] {
+        let options = ModelOptions {
+            acoustic: which,
+            ..ModelOptions::default()
+        };
+        let mut model = OnnxEmotionModel::load(&options).unwrap_or_else(|e| panic!("{e}"));
+        let described = model.sidecar().model.clone().unwrap_or_default();
+        assert!(described.contains(name), "{which:?}: {described}");
+        // It is the file in that folder: its parity fixture reproduces.
+        let (_, input) = npy(&dir.join("parity_input.npy"));
+        let (_, want) = npy(&dir.join("parity_probs.npy"));
+        let got = model.infer(&input).unwrap();
+        assert!(got
+            .iter()
+            .zip(&want)
+            .all(|(a, b)| (a - b).abs() <= PARITY_TOL));
+    }
 }
 
 #[test]
 fn the_speaker_weight_blends_the_two_heads_as_pytorch_does() {
+    for dir in shipped() {
+        speaker_weight_blends(&dir);
+    }
+}
+
+fn speaker_weight_blends(acoustic: &Path) {
+    let acoustic = || acoustic.to_path_buf();
     let mut model = load(&acoustic().join("sentio-ser.onnx"));
     let spec = model
         .sidecar()
@@ -99,6 +141,13 @@ fn the_speaker_weight_blends_the_two_heads_as_pytorch_does() {
 
 #[test]
 fn the_embedding_output_matches_pytorch_and_a_speaker_moves_its_statistics() {
+    for dir in shipped() {
+        embedding_matches(&dir);
+    }
+}
+
+fn embedding_matches(acoustic: &Path) {
+    let acoustic = || acoustic.to_path_buf();
     let mut model = load(&acoustic().join("sentio-ser.onnx"));
     assert!(
         model.has_embedding(),

@@ -18,6 +18,8 @@ pub const MIDI_CHANNEL: &str = "midi_channel";
 /// normalized = value).
 pub const SPEECH_ON: &str = "speech_on";
 pub const WHISPER_MODEL: &str = "whisper_model";
+/// Whose encoder blocks the acoustic model is built on (enum: tiny.en, base; next activation).
+pub const EMOTION_ENCODER: &str = "emotion_encoder";
 pub const LANGUAGE: &str = "language";
 pub const TEXT_WEIGHT: &str = "text_weight";
 /// The overlay server's and the OSCQuery server's ports (1–65535, like `osc_port`).

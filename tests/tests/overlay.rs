@@ -146,6 +146,10 @@ fn plugin_serves_overlay_and_oscquery_on_loopback_only_and_describes_what_it_sen
         "{text}"
     );
     assert!(text.contains("OSCQuery: serving"), "{text}");
+    assert!(
+        text.contains("sentio-ser (Whisper tiny.en) on CPU"),
+        "the default model: {text}"
+    );
 
     // OSCQuery describes every streamed address that arrived, and nothing that never could.
     let tree: Value = serde_json::from_str(&get(query, "/").unwrap()).unwrap();
@@ -211,6 +215,33 @@ fn viewer(
             }
         }
     })
+}
+
+#[test]
+fn the_model_encoder_setting_runs_the_whisper_base_model_in_the_plugin() {
+    let _g = serial();
+    let osc = OscListener::bind().expect("bind");
+    let (overlay, query) = (free_port(), free_port());
+    let mut host = host(&osc, overlay, query);
+    // The second choice of "Model Encoder", set before activation as a host restoring a project.
+    host.set_param(EMOTION_ENCODER, 1.0).unwrap();
+    let rate = 48_000u32;
+    host.activate(rate as f64, 1, 512).expect("activate");
+    wait_http(overlay);
+    let demo = audio::demo_at(rate);
+    let speech = audio::speech_excerpt(&demo, rate, 4.0).to_vec();
+    let t0 = Instant::now();
+    host.process_paced(&speech, 480).expect("process");
+    std::thread::sleep(Duration::from_millis(300));
+    let state: Value = serde_json::from_str(&get(overlay, "/api/state").unwrap()).unwrap();
+    let text = state["status"]["text"].as_str().unwrap();
+    assert!(
+        text.contains("sentio-ser (Whisper base) on CPU"),
+        "the status names the base model: {text}"
+    );
+    assert!(state["dominant"].is_string(), "it classifies: {state}");
+    let probs = osc.messages_between("/sentio/probs", t0, Instant::now());
+    assert!(probs.len() > 4, "{} /sentio/probs messages", probs.len());
 }
 
 #[test]

@@ -281,6 +281,14 @@ fn install() -> Result<()> {
             data.join("models/sentio-ser.json"),
         ),
         (
+            "models/acoustic/base/sentio-ser.onnx",
+            data.join("models/base/sentio-ser.onnx"),
+        ),
+        (
+            "models/acoustic/base/sentio-ser.json",
+            data.join("models/base/sentio-ser.json"),
+        ),
+        (
             "models/text/text-emotion.onnx",
             data.join("models/text-emotion.onnx"),
         ),

@@ -16,7 +16,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::emotion::onnx_model::{ModelOptions, OnnxEmotionModel};
-use crate::emotion::runtime::Device;
+use crate::emotion::runtime::{AcousticModel, Device};
 use crate::emotion::EmotionModel;
 use crate::speech::models::{load_transcription, load_vad, SpeechOptions, WhisperModel};
 use crate::speech::worker::SpeechConfig;
@@ -147,6 +147,10 @@ pub struct ModelArgs {
     /// The .onnx model, with its .json beside it (default: the installed model).
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
+    /// Which shipped model, when --model is not given: Whisper tiny.en's encoder blocks (fast)
+    /// or Whisper base's (larger, slower).
+    #[arg(long, value_enum, default_value_t = AcousticModel::TinyEn)]
+    pub emotion_model: AcousticModel,
     #[arg(long, value_enum, default_value_t = Device::Auto)]
     pub device: Device,
     /// Time between emotion updates.
@@ -182,6 +186,7 @@ impl ModelArgs {
         let calibration = read_json(self.calibration.as_deref(), "calibration")?;
         let adaptation = read_json(self.adaptation.as_deref(), "adaptation")?;
         Ok(ModelOptions {
+            acoustic: self.emotion_model,
             device: self.device,
             hop_frames: (self.hop_ms / 10).max(1) as usize,
             calibration,

@@ -108,6 +108,7 @@ pub fn show(ui: &mut Ui, params: &SentioParams, setter: &ParamSetter, drafts: &m
                 ui.vertical(|ui| {
                     group(ui, "Model", "settings-model", |ui| {
                         param(ui, setter, &params.emotion_enabled);
+                        param(ui, setter, &params.emotion_encoder);
                         param(ui, setter, &params.emotion_device);
                         param(ui, setter, &params.emotion_hop_ms);
                         param(ui, setter, &params.smoothing_ms);

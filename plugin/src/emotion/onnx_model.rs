@@ -8,7 +8,7 @@ use ort::value::TensorRef;
 
 use super::adaptation::{Adaptation, Example, DEFAULT_PENALTY};
 use super::normalize::{Calibration, SpeakerNormalizer};
-use super::runtime::{find_model, session_builder, Device};
+use super::runtime::{find_model_for, session_builder, AcousticModel, Device};
 use super::sidecar::Sidecar;
 use super::speaker_embedding::{EmbeddingNormalizer, RunningStats};
 use super::{EmotionEstimate, EmotionModel, ExecutionBackend, N_CLASSES};
@@ -22,6 +22,8 @@ pub type ClassifiedWindow = ([f32; N_CLASSES], Vec<f32>);
 
 #[derive(Debug, Clone)]
 pub struct ModelOptions {
+    /// Which shipped model [`OnnxEmotionModel::load`] looks for.
+    pub acoustic: AcousticModel,
     pub device: Device,
     /// Frames between inferences (10 ms each).
     pub hop_frames: usize,
@@ -34,6 +36,7 @@ pub struct ModelOptions {
 impl Default for ModelOptions {
     fn default() -> Self {
         Self {
+            acoustic: AcousticModel::TinyEn,
             device: Device::Auto,
             hop_frames: 25,
             calibration: None,
@@ -90,10 +93,23 @@ fn session(path: &Path, device: Device) -> Result<(Session, ExecutionBackend, St
     Ok((session, backend, note))
 }
 
+/// How the status names a model: its file, and whose encoder it is built on when the sidecar
+/// says (both shipped models are `sentio-ser.onnx`).
+fn model_name(path: &Path, sidecar: &Sidecar) -> String {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    match &sidecar.whisper {
+        Some(w) => format!("{stem} (Whisper {w})"),
+        None => stem,
+    }
+}
+
 impl OnnxEmotionModel {
     /// The installed model (see [`super::runtime`] for where it is looked for).
     pub fn load(options: &ModelOptions) -> Result<Self, String> {
-        Self::load_from(&find_model()?, options)
+        Self::load_from(&find_model_for(options.acoustic)?, options)
     }
 
     pub fn load_from(path: &Path, options: &ModelOptions) -> Result<Self, String> {
@@ -145,10 +161,7 @@ impl OnnxEmotionModel {
             filled: 0,
             since_hop: 0,
             hop_frames: options.hop_frames.max(1),
-            name: path
-                .file_stem()
-                .map(|s| s.to_string_lossy().to_string())
-                .unwrap_or_default(),
+            name: model_name(path, &sidecar),
             session,
             sidecar,
             normalizer,

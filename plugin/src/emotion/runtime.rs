@@ -5,7 +5,7 @@
 //! 1. `SENTIO_ORT_LIB` (the library file) / `SENTIO_MODEL` (the `.onnx` file; its `.json` beside it)
 //! 2. the per-user data folder: `$SENTIO_DATA_DIR`, else `$XDG_DATA_HOME/sentio`, else
 //!    `~/.local/share/sentio` — `runtime/libonnxruntime.so.1.31.1` and `models/sentio-ser.onnx`
-//!    (`cargo xtask install` puts them there)
+//!    (the base model: `models/base/sentio-ser.onnx`; `cargo xtask install` puts them there)
 //! 3. the source tree this binary was built from (`models/runtime/`, `models/acoustic/`), so
 //!    developers need no install step.
 
@@ -91,11 +91,40 @@ pub fn find_runtime() -> Result<PathBuf, String> {
     )
 }
 
+/// Which shipped acoustic model: the encoder blocks of Whisper tiny.en (the default: the
+/// lighter one, about 12 ms a window) or of Whisper base (larger and slower, about 21 ms; its
+/// figures are in the model card). `SENTIO_MODEL` overrides either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+pub enum AcousticModel {
+    #[default]
+    #[value(name = "tiny.en")]
+    #[serde(rename = "tiny.en")]
+    TinyEn,
+    #[value(name = "base")]
+    #[serde(rename = "base")]
+    Base,
+}
+
+impl AcousticModel {
+    /// Its `.onnx` below the data folder's `models/` and the source tree's `models/acoustic/`.
+    pub fn file(self) -> &'static str {
+        match self {
+            Self::TinyEn => MODEL_FILE,
+            Self::Base => "base/sentio-ser.onnx",
+        }
+    }
+}
+
+/// The default acoustic model's file.
 pub fn find_model() -> Result<PathBuf, String> {
+    find_model_for(AcousticModel::default())
+}
+
+pub fn find_model_for(which: AcousticModel) -> Result<PathBuf, String> {
     find(
         "SENTIO_MODEL",
-        &format!("models/{MODEL_FILE}"),
-        &format!("models/acoustic/{MODEL_FILE}"),
+        &format!("models/{}", which.file()),
+        &format!("models/acoustic/{}", which.file()),
         "emotion model",
         "run `cargo xtask install` in the Sentio source tree",
     )

@@ -22,6 +22,9 @@ pub struct Sidecar {
     /// What the model is (free text, from the export).
     #[serde(default)]
     pub model: Option<String>,
+    /// Whose encoder blocks the graph is built on (`tiny.en`, `base`), from the export.
+    #[serde(default)]
+    pub whisper: Option<String>,
     /// Per-speaker normalisation of the model's pooled embedding, inside the graph (absent: none).
     #[serde(default)]
     pub embedding: Option<EmbeddingNormalization>,
