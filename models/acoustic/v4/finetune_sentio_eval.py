@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -19,7 +20,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def main(ckpt_dir: str, out_path: str, temperatures: str = "1,1", prior: str = "5") -> None:
     out = {"models": ckpt_dir, "sentio_eval": {}, "export_parity": {}, "temperatures": temperatures}
     t_spk, t_cold = temperatures.split(",")
-    for c in ("tess", "ased", "urdu"):
+    corpora = ("tess", "ased", "urdu")
+    for c in corpora:
         export = f"/tmp/ft-export/loco_{c}"
         ckpt = os.path.join(ckpt_dir, f"loco_{c}.pt")
         if not os.path.exists(ckpt):
@@ -29,13 +31,21 @@ def main(ckpt_dir: str, out_path: str, temperatures: str = "1,1", prior: str = "
                            capture_output=True, text=True, check=True, cwd=HERE)
         rep = json.loads(r.stdout[r.stdout.index("{\n"):])
         out["export_parity"][c] = rep["ort_vs_pytorch_max_abs"]
-        for n in ("speaker", "global", "session"):
-            r = subprocess.run(["target/release/sentio", "eval", "--manifest", f"../shared/data/{c}/labels.csv",
-                                "--model", f"{export}/sentio-ser.onnx", "--normalize", n],
-                               capture_output=True, text=True, check=True)
-            d = json.loads([line for line in r.stdout.splitlines() if line.startswith("{")][-1])
-            out["sentio_eval"].setdefault(c, {})[n] = {k: d[k] for k in ("n", "ua", "wa", "macro_f1", "recall")}
-            print(c, n, round(100 * d["ua"], 1), flush=True)
+
+    def run(job):
+        c, n = job
+        r = subprocess.run(["target/release/sentio", "eval", "--manifest", f"../shared/data/{c}/labels.csv",
+                            "--model", f"/tmp/ft-export/loco_{c}/sentio-ser.onnx", "--normalize", n],
+                           capture_output=True, text=True, check=True)
+        d = json.loads([line for line in r.stdout.splitlines() if line.startswith("{")][-1])
+        print(c, n, round(100 * d["ua"], 1), flush=True)
+        return c, n, {k: d[k] for k in ("n", "ua", "wa", "macro_f1", "recall")}
+
+    # `sentio eval` runs one clip at a time on one thread: one run per core.
+    jobs = [(c, n) for c in corpora for n in ("speaker", "global", "session")]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        for c, n, res in pool.map(run, jobs):
+            out["sentio_eval"].setdefault(c, {})[n] = res
     with open(out_path, "w") as f:
         json.dump(out, f, indent=1)
 

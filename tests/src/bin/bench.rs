@@ -4,7 +4,8 @@
 //!   per block, as a fraction of the block's real-time budget (48 kHz; 64, 128, 512 samples);
 //! - front end: the Rust front end against librosa computing the same features on the same audio;
 //! - model latency: one acoustic inference (2.5 s window, batch 1, one CPU thread), Rust (ort)
-//!   against ONNX Runtime from Python on the same model;
+//!   against ONNX Runtime from Python on the same model, for both shipped models (tiny.en, and
+//!   the Whisper base option under `*_base` keys);
 //! - update latency: from the last sample of a hop entering the capture (as in `process()`) to
 //!   the new probabilities in the shared state, with the plugin's own worker, paced in real time;
 //! - transcript latency: from the end of an utterance (its last sample handed to the speech
@@ -34,7 +35,7 @@ use serde_json::{json, Value};
 use sentio::dsp::FeatureFrame;
 use sentio::dsp::{Capture, FrontEnd};
 use sentio::emotion::onnx_model::{ModelOptions, OnnxEmotionModel};
-use sentio::emotion::runtime::Device;
+use sentio::emotion::runtime::{AcousticModel, Device};
 use sentio::emotion::EmotionModel;
 use sentio::speech::models::{load_transcription, load_vad, WhisperModel};
 use sentio::speech::worker::{SpeechConfig, SpeechWorker};
@@ -727,17 +728,27 @@ fn main() -> Result<()> {
         report.insert("process_cost".into(), process_cost()?);
         report.insert("front_end".into(), frontend_speed()?);
     }
-    let options = ModelOptions::default();
-    match (
-        OnnxEmotionModel::load(&options),
-        sentio::emotion::runtime::find_model(),
-    ) {
-        (Ok(mut model), Ok(path)) => {
-            let path = path.display().to_string();
-            report.insert("model_latency".into(), model_latency(&mut model, &path)?);
-            report.insert("update_latency".into(), update_latency(&options)?);
+    // Both shipped acoustic models, the default (tiny.en) under the keys earlier runs used.
+    for (which, suffix) in [(AcousticModel::TinyEn, ""), (AcousticModel::Base, "_base")] {
+        let options = ModelOptions {
+            acoustic: which,
+            ..ModelOptions::default()
+        };
+        match (
+            OnnxEmotionModel::load(&options),
+            sentio::emotion::runtime::find_model_for(which),
+        ) {
+            (Ok(mut model), Ok(path)) => {
+                let path = path.display().to_string();
+                println!("acoustic model {which:?}: {path}");
+                report.insert(
+                    format!("model_latency{suffix}"),
+                    model_latency(&mut model, &path)?,
+                );
+                report.insert(format!("update_latency{suffix}"), update_latency(&options)?);
+            }
+            (Err(e), _) | (_, Err(e)) => println!("{which:?} model figures skipped: {e}"),
         }
-        (Err(e), _) | (_, Err(e)) => println!("model figures skipped: {e}"),
     }
     if model_only {
         let path = workspace_root().join("target/bench-model.json");
