@@ -261,7 +261,8 @@ fn install() -> Result<()> {
     setup::setup_speech()?;
     bundle(&["--release"])?;
     let home = PathBuf::from(std::env::var_os("HOME").context("HOME is not set")?);
-    let data = match std::env::var_os("XDG_DATA_HOME") {
+    // An empty XDG_DATA_HOME counts as unset (XDG spec), as in the plugin's `data_dir`.
+    let data = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
         Some(d) => PathBuf::from(d).join("sentio"),
         None => home.join(".local/share/sentio"),
     };

@@ -36,15 +36,23 @@ fn source_tree() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// An environment variable that is set and not empty (the XDG spec treats an empty
+/// `XDG_DATA_HOME` as unset; a relative path would follow the host's working directory).
+fn env_dir(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
 /// The per-user data folder.
 pub fn data_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("SENTIO_DATA_DIR") {
-        return Some(PathBuf::from(d));
+    if let Some(d) = env_dir("SENTIO_DATA_DIR") {
+        return Some(d);
     }
-    if let Some(d) = std::env::var_os("XDG_DATA_HOME") {
-        return Some(PathBuf::from(d).join("sentio"));
+    if let Some(d) = env_dir("XDG_DATA_HOME") {
+        return Some(d.join("sentio"));
     }
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/sentio"))
+    env_dir("HOME").map(|h| h.join(".local/share/sentio"))
 }
 
 /// The first existing file among `env_var`, the data folder's `user_rel` and the source tree's
@@ -196,4 +204,21 @@ fn with_cuda(
         String::new()
     };
     (builder, ExecutionBackend::Cpu, note)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_variable_counts_as_unset() {
+        // A name no other test reads: the environment is shared by the test threads.
+        let name = "SENTIO_TEST_ENV_DIR_EMPTY";
+        std::env::set_var(name, "");
+        assert_eq!(env_dir(name), None);
+        std::env::set_var(name, "/data/sentio");
+        assert_eq!(env_dir(name), Some(PathBuf::from("/data/sentio")));
+        std::env::remove_var(name);
+        assert_eq!(env_dir(name), None);
+    }
 }
