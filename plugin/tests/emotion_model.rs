@@ -25,6 +25,14 @@ fn load(path: &Path) -> OnnxEmotionModel {
     OnnxEmotionModel::load_from(path, &ModelOptions::default()).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// The largest absolute difference between two equally long vectors.
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max)
+}
+
 fn npy(path: &Path) -> (Vec<u64>, Vec<f32>) {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let f = npyz::NpyFile::new(&bytes[..]).unwrap();
@@ -39,11 +47,7 @@ fn onnx_runtime_reproduces_pytorch_on_the_parity_fixture() {
         let (_, want) = npy(&dir.join("parity_probs.npy"));
         assert_eq!(shape[2] as usize, model.sidecar().width());
         let got = model.infer(&input).unwrap();
-        let err = got
-            .iter()
-            .zip(&want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
+        let err = max_abs_diff(&got, &want);
         println!(
             "{}: ort vs PyTorch max abs difference {err:.2e} (probabilities {got:?})",
             dir.display()
@@ -84,9 +88,8 @@ fn the_speaker_weight_blends_the_two_heads_as_pytorch_does() {
     }
 }
 
-fn speaker_weight_blends(acoustic: &Path) {
-    let acoustic = || acoustic.to_path_buf();
-    let mut model = load(&acoustic().join("sentio-ser.onnx"));
+fn speaker_weight_blends(dir: &Path) {
+    let mut model = load(&dir.join("sentio-ser.onnx"));
     let spec = model
         .sidecar()
         .embedding
@@ -97,8 +100,8 @@ fn speaker_weight_blends(acoustic: &Path) {
         Some("speaker_weight"),
         "the shipped model has a speaker head and a cold-start head"
     );
-    let (_, input) = npy(&acoustic().join("parity_input.npy"));
-    let (_, want) = npy(&acoustic().join("parity_probs_blend.npy"));
+    let (_, input) = npy(&dir.join("parity_input.npy"));
+    let (_, want) = npy(&dir.join("parity_probs_blend.npy"));
     // export.py's blend fixture: shifted statistics, the speaker's share 0.4.
     let mean: Vec<f32> = spec
         .global_mean
@@ -108,28 +111,18 @@ fn speaker_weight_blends(acoustic: &Path) {
         .collect();
     let std: Vec<f32> = spec.global_std.iter().map(|s| 0.7 * s).collect();
     let got = model.infer_with(&input, Some((&mean, &std, 0.4))).unwrap();
-    let err = got
-        .iter()
-        .zip(&want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
+    let err = max_abs_diff(&got, &want);
     println!("blend ort vs PyTorch: max abs difference {err:.2e}");
     assert!(err <= PARITY_TOL, "max abs difference {err}");
     // The weight matters: the speaker head alone (1) and the cold-start head alone (0) differ
     // from the blend, and a cold start with global statistics is the parity fixture.
     let spk = model.infer_with(&input, Some((&mean, &std, 1.0))).unwrap();
     let cold = model.infer_with(&input, Some((&mean, &std, 0.0))).unwrap();
-    let d = |a: &[f32; 8], b: &[f32; 8]| {
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0f32, f32::max)
-    };
     assert!(
-        d(&spk, &got) > 1e-3 && d(&cold, &got) > 1e-3,
+        max_abs_diff(&spk, &got) > 1e-3 && max_abs_diff(&cold, &got) > 1e-3,
         "{spk:?} {got:?} {cold:?}"
     );
-    let (_, parity) = npy(&acoustic().join("parity_probs.npy"));
+    let (_, parity) = npy(&dir.join("parity_probs.npy"));
     let global = model
         .infer_with(&input, Some((&spec.global_mean, &spec.global_std, 0.0)))
         .unwrap();
@@ -146,24 +139,19 @@ fn the_embedding_output_matches_pytorch_and_a_speaker_moves_its_statistics() {
     }
 }
 
-fn embedding_matches(acoustic: &Path) {
-    let acoustic = || acoustic.to_path_buf();
-    let mut model = load(&acoustic().join("sentio-ser.onnx"));
+fn embedding_matches(dir: &Path) {
+    let mut model = load(&dir.join("sentio-ser.onnx"));
     assert!(
         model.has_embedding(),
         "the shipped model normalises its embedding per speaker"
     );
-    let (_, input) = npy(&acoustic().join("parity_input.npy"));
-    let (_, want) = npy(&acoustic().join("parity_embedding.npy"));
+    let (_, input) = npy(&dir.join("parity_input.npy"));
+    let (_, want) = npy(&dir.join("parity_embedding.npy"));
     model.infer(&input).unwrap();
     let got = model.last_embedding();
     assert_eq!(got.len(), want.len());
     let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    let err = got
-        .iter()
-        .zip(&want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
+    let err = max_abs_diff(got, &want);
     println!("embedding ort vs PyTorch: max abs difference {err:.2e} (largest value {scale:.2})");
     assert!(err <= 1e-4 * scale.max(1.0), "max abs difference {err}");
 
@@ -179,11 +167,7 @@ fn embedding_matches(acoustic: &Path) {
     });
     assert!(estimates > 4);
     let warm = model.infer(&input).unwrap();
-    let moved = cold
-        .iter()
-        .zip(&warm)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
+    let moved = max_abs_diff(&cold, &warm);
     assert!(
         moved > 1e-3,
         "speaker statistics had no effect: {cold:?} vs {warm:?}"

@@ -46,8 +46,9 @@ fn wait_http(port: u16) {
     }
 }
 
-/// A plugin with OSC to `osc`, the overlay on `overlay` and OSCQuery on `query`.
-fn host(osc: &OscListener, overlay: u16, query: u16) -> ClapHost {
+/// A plugin with OSC to `osc`, the overlay and OSCQuery on free loopback ports (returned with it).
+fn host(osc: &OscListener) -> (ClapHost, u16, u16) {
+    let (overlay, query) = (free_port(), free_port());
     let mut host = ClapHost::load(&paths::release_clap()).expect("load");
     host.set_param(OSC_PORT, port_normalized(osc.port()))
         .unwrap();
@@ -55,7 +56,7 @@ fn host(osc: &OscListener, overlay: u16, query: u16) -> ClapHost {
         .unwrap();
     host.set_param(OSCQUERY_PORT, port_normalized(query))
         .unwrap();
-    host
+    (host, overlay, query)
 }
 
 /// `(local address, remote address)` of this process's sockets in one `/proc/net` table.
@@ -98,8 +99,7 @@ fn hex_is_loopback(addr: &str) -> bool {
 fn plugin_serves_overlay_and_oscquery_on_loopback_only_and_describes_what_it_sends() {
     let _g = serial();
     let osc = OscListener::bind().expect("bind");
-    let (overlay, query) = (free_port(), free_port());
-    let mut host = host(&osc, overlay, query);
+    let (mut host, overlay, query) = host(&osc);
     let rate = 48_000u32;
     host.activate(rate as f64, 1, 512).expect("activate");
     wait_http(overlay);
@@ -221,8 +221,7 @@ fn viewer(
 fn the_model_encoder_setting_runs_the_whisper_base_model_in_the_plugin() {
     let _g = serial();
     let osc = OscListener::bind().expect("bind");
-    let (overlay, query) = (free_port(), free_port());
-    let mut host = host(&osc, overlay, query);
+    let (mut host, overlay, _) = host(&osc);
     // The second choice of "Model Encoder", set before activation as a host restoring a project.
     host.set_param(EMOTION_ENCODER, 1.0).unwrap();
     let rate = 48_000u32;
@@ -248,8 +247,7 @@ fn the_model_encoder_setting_runs_the_whisper_base_model_in_the_plugin() {
 fn fifty_viewers_and_one_that_never_reads_leave_process_and_the_worker_alone() {
     let _g = serial();
     let osc = OscListener::bind().expect("bind");
-    let (overlay, query) = (free_port(), free_port());
-    let mut host = host(&osc, overlay, query);
+    let (mut host, overlay, _) = host(&osc);
     let rate = 48_000u32;
     let block = 512;
     host.activate(rate as f64, 1, block as u32)

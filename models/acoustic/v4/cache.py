@@ -125,6 +125,7 @@ def main():
         np.save(os.path.join(a.out, "lens.npy"), lens)
         print(f"{variant}: done in {time.time() - t0:.0f} s", flush=True)
     meta["whisper"] = a.whisper
+    meta["max_block"] = ap_blocks  # pooled blocks beyond it are zeros
     meta["clips"] = [c.__dict__ for c in clips]
     meta["global_mean"] = g_mean.tolist()
     meta["global_std"] = g_std.tolist()

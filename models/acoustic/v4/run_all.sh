@@ -83,7 +83,9 @@ $PY export.py --ckpt /tmp/v6/final.pt --temperature "${TS%,*}" --temperature-col
 # both heads), then the same steps. Every finetune.py and export.py below follows the cache's Whisper.
 BASE=/tmp/v4-base-cache BAUG=/tmp/v4-aug/base-cache
 G=(--blocks "" --max-block 2 --variants raw --whisper base)
-$PY cache.py --feat /tmp/rust-feat --out $BASE "${G[@]}"
+# The clean cache keeps blocks 1-4 for the probe of which blocks (base_probe.py); the option uses 1+2.
+$PY cache.py --feat /tmp/rust-feat --out $BASE "${G[@]}" --max-block 4
+env -u SENTIO_V4_AUG $PY base_probe.py --base-cache $BASE
 $PY cache.py --feat /tmp/v4-aug/feat --out $BAUG "${G[@]}" --global-meta $SENTIO_V4_CACHE/meta.json
 for snr in 20 10 5 babble10; do
     $PY cache.py --feat /tmp/v4-noisy/$snr/feat --out /tmp/v4-noisy/$snr/base-cache "${G[@]}" \

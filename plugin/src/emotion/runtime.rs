@@ -123,11 +123,7 @@ impl AcousticModel {
     }
 }
 
-/// The default acoustic model's file.
-pub fn find_model() -> Result<PathBuf, String> {
-    find_model_for(AcousticModel::default())
-}
-
+/// The file of `which` shipped acoustic model.
 pub fn find_model_for(which: AcousticModel) -> Result<PathBuf, String> {
     find(
         "SENTIO_MODEL",
