@@ -29,10 +29,11 @@ fn demo() -> String {
         .to_string()
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sentio-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+/// `name` in a fresh temporary folder, which goes when the returned guard drops.
+fn scratch(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join(name);
+    (tmp, path)
 }
 
 /// A 16-bit PCM WAV file.
@@ -188,7 +189,7 @@ fn a_refusing_osc_target_warns_once_and_the_analysis_completes() {
 
 #[test]
 fn odd_rates_and_stereo_files_work() {
-    let path = scratch("tone-22050-stereo.wav");
+    let (_tmp, path) = scratch("tone-22050-stereo.wav");
     let n = 22_050;
     let mut samples = Vec::new();
     for i in 0..n {
@@ -223,15 +224,15 @@ fn bad_inputs_give_one_clear_error_line() {
         "is a directory",
     );
 
-    let text = scratch("notes.wav");
+    let (_tmp, text) = scratch("notes.wav");
     std::fs::write(&text, "this is not audio at all, just text pretending").unwrap();
     one_error_line(&analyze(&[text.to_str().unwrap()]), "unsupported");
 
-    let empty = scratch("empty.flac");
+    let (_tmp, empty) = scratch("empty.flac");
     std::fs::write(&empty, b"").unwrap();
     one_error_line(&analyze(&[empty.to_str().unwrap()]), "empty.flac");
 
-    let no_samples = scratch("no-samples.wav");
+    let (_tmp, no_samples) = scratch("no-samples.wav");
     write_wav(&no_samples, 16_000, 1, &[]);
     one_error_line(
         &analyze(&[no_samples.to_str().unwrap()]),
@@ -247,7 +248,7 @@ fn bad_inputs_give_one_clear_error_line() {
 
 #[test]
 fn features_match_the_front_end_and_load_as_npy() {
-    let out_dir = scratch("features");
+    let (_tmp, out_dir) = scratch("features");
     let out = sentio(&["features", &demo(), "--out", out_dir.to_str().unwrap()]);
     assert!(
         out.status.success(),
@@ -330,7 +331,7 @@ fn the_emotion_model_flag_runs_the_whisper_base_model() {
 
 #[test]
 fn eval_prints_metrics_json_last_and_restricts_classes() {
-    let dir = scratch("eval");
+    let (_tmp, dir) = scratch("eval");
     std::fs::create_dir_all(&dir).unwrap();
     let clips = demo_clips(&dir);
     assert_eq!(clips.len(), 8);
@@ -392,7 +393,7 @@ fn eval_prints_metrics_json_last_and_restricts_classes() {
 
 #[test]
 fn adapt_learns_a_voice_from_class_folders_and_eval_applies_it() {
-    let dir = scratch("adapt");
+    let (_tmp, dir) = scratch("adapt");
     let flat = dir.join("flat");
     std::fs::create_dir_all(&flat).unwrap();
     let clips = demo_clips(&flat);

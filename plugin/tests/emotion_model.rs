@@ -246,8 +246,8 @@ fn cuda_requests_fall_back_to_cpu_and_say_so() {
 
 #[test]
 fn broken_model_files_give_clear_errors() {
-    let dir = std::env::temp_dir().join(format!("sentio-bad-model-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
     let sidecar = std::fs::read_to_string(acoustic().join("sentio-ser.json")).unwrap();
 
     let missing = OnnxEmotionModel::load_from(&dir.join("nope.onnx"), &ModelOptions::default());

@@ -283,8 +283,8 @@ fn onsets_and_triggers_reach_osc_over_the_demo_with_hold_and_hysteresis() {
 
 #[test]
 fn an_osc_map_file_shapes_what_is_sent() {
-    let dir = std::env::temp_dir().join(format!("sentio-oscmap-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
     let path = dir.join("show.json");
     std::fs::write(
         &path,

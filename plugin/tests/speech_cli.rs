@@ -41,8 +41,8 @@ fn transcribe_prints_the_words_or_segments_with_times_and_text_emotion() {
         assert!(text.to_lowercase().contains(w), "{w:?} missing: {text:?}");
     }
 
-    let out_file =
-        std::env::temp_dir().join(format!("sentio-transcript-{}.json", std::process::id()));
+    let tmp = tempfile::tempdir().unwrap();
+    let out_file = tmp.path().join("transcript.json");
     let json = stdout(&sentio(&[
         "transcribe",
         &happy(),
@@ -54,7 +54,6 @@ fn transcribe_prints_the_words_or_segments_with_times_and_text_emotion() {
         out_file.to_str().unwrap(),
     ]));
     assert_eq!(std::fs::read_to_string(&out_file).unwrap(), json);
-    let _ = std::fs::remove_file(&out_file);
     let v: Value = serde_json::from_str(json.trim()).unwrap();
     assert_eq!(v["model"], "tiny.en");
     let segments = v["segments"].as_array().unwrap();
@@ -87,7 +86,8 @@ fn transcribe_reports_bad_input_in_one_line_and_silence_gives_no_words() {
     );
 
     // Two seconds of digital silence: no utterance, so nothing to print (and no hallucination).
-    let path = std::env::temp_dir().join(format!("sentio-silence-{}.wav", std::process::id()));
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("silence.wav");
     let mut wav = Vec::new();
     let n: u32 = 32_000;
     wav.extend_from_slice(b"RIFF");
@@ -101,7 +101,6 @@ fn transcribe_reports_bad_input_in_one_line_and_silence_gives_no_words() {
     wav.resize(wav.len() + 2 * n as usize, 0);
     std::fs::write(&path, wav).unwrap();
     let text = stdout(&sentio(&["transcribe", path.to_str().unwrap()]));
-    let _ = std::fs::remove_file(&path);
     assert_eq!(text, "");
 }
 

@@ -78,8 +78,8 @@ fn tokens_and_probabilities_match_the_training_pipeline() {
 #[test]
 fn missing_pretrained_weights_are_named_with_the_fix() {
     // The shipped graph alone, without the weights file it references beside it.
-    let dir = std::env::temp_dir().join(format!("sentio-text-weights-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
     let graph = dir.join("text-emotion.onnx");
     std::fs::copy(
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/text/text-emotion.onnx"),
@@ -103,13 +103,12 @@ fn missing_pretrained_weights_are_named_with_the_fix() {
         err.contains("minilm-l6-v2.safetensors") && err.contains("cargo xtask setup"),
         "{err}"
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn eval_text_skips_unlabelled_rows_and_reads_quoted_text() {
-    let dir = std::env::temp_dir().join(format!("sentio-eval-text-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
     let tsv = dir.join("tiny.tsv");
     std::fs::write(
         &tsv,

@@ -6,7 +6,6 @@ use sentio_speech::ct2::{DType, Model, Variable};
 use sentio_speech::{convert, ggml::GgmlFile, mel};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 const D: usize = 8;
 const HEADS: i16 = 2;
@@ -135,34 +134,6 @@ fn write_vocabulary(dir: &Path, blank: &str) {
     std::fs::write(dir.join("vocabulary.txt"), vocab).unwrap();
 }
 
-/// A fresh folder per call (the tests of this file run in parallel), removed on drop.
-struct Scratch(std::path::PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("sentio-speech-{name}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl std::ops::Deref for Scratch {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 struct Parsed {
     hparams: Vec<i32>,
     n_mel: i32,
@@ -238,12 +209,13 @@ struct Converted {
     model: Model,
     ggml: Parsed,
     out: std::path::PathBuf,
-    _dir: Scratch,
+    _dir: tempfile::TempDir,
 }
 
 fn converted() -> Converted {
     let model = synthetic_model();
-    let dir = Scratch::new("convert");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     write_ct2_dir(&dir.join("ct2"), &model);
     let out = dir.join("ggml-synthetic.bin");
     convert(&dir.join("ct2"), &out).expect("conversion failed");
@@ -252,7 +224,7 @@ fn converted() -> Converted {
         model,
         ggml,
         out,
-        _dir: dir,
+        _dir: tmp,
     }
 }
 
@@ -417,7 +389,8 @@ fn whisper_cpp_loads_and_runs_the_file() {
 
 #[test]
 fn a_vocabulary_without_the_blank_token_is_refused_not_aborted_on() {
-    let dir = Scratch::new("convert-no-blank");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let ct2 = dir.join("ct2");
     write_ct2_dir(&ct2, &synthetic_model());
     write_vocabulary(&ct2, "t3");
@@ -431,7 +404,8 @@ fn rejects_models_whisper_cpp_cannot_express() {
     let mut m = synthetic_model();
     m.variables
         .remove("decoder/layer_0/attention/linear_1/weight");
-    let dir = Scratch::new("convert-missing");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     write_ct2_dir(&dir.join("ct2"), &m);
     let err = convert(&dir.join("ct2"), &dir.join("out.bin")).unwrap_err();
     assert!(format!("{err:#}").contains("linear_1/weight"), "{err:#}");

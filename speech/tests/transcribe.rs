@@ -123,8 +123,8 @@ fn missing_model_is_an_error() {
 
 #[test]
 fn corrupt_model_files_are_errors() {
-    let dir = std::env::temp_dir().join(format!("sentio-speech-corrupt-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
 
     let garbage = dir.join("garbage.bin");
     std::fs::write(&garbage, b"this is not a model").unwrap();
@@ -139,8 +139,6 @@ fn corrupt_model_files_are_errors() {
         .err()
         .expect("loaded a truncated file");
     assert!(format!("{err:#}").contains("past the end"), "{err:#}");
-
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -358,8 +358,8 @@ mod tests {
 
     #[test]
     fn manifests_are_validated_row_by_row() {
-        let dir = std::env::temp_dir().join(format!("sentio-manifest-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         let write = |name: &str, text: &str| {
             let p = dir.join(name);
             std::fs::write(&p, text).unwrap();
