@@ -11,6 +11,10 @@ CV group of four, so a fold's test actors never sound in its training data) or o
 ESC-50 / Speech Commands noises, at an SNR drawn uniformly in [0, 20] dB against the active speech
 level. Only the even half of the noise files (by CRC of their path) is used here; noisy.py draws
 the robustness curve's noise from the odd half, so no recording is both trained on and tested with.
+
+`--speed`: each copy is first played 5-15 % slower or faster (resampled, so pitch, formants and
+tempo move together, like a different vocal tract and pace), the factor seeded by the clip's name
+on its own stream so that the room and noise draws stay those of the plain copies.
 """
 import argparse
 import csv
@@ -20,7 +24,7 @@ import zlib
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import fftconvolve
+from scipy.signal import fftconvolve, resample_poly
 
 import data as D
 from noisy import NOISE, fit_noise, mix, noise_files, speech_rms
@@ -43,6 +47,8 @@ def room(x, ir):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
+    ap.add_argument("--speed", action="store_true", help="also change each copy's speed by 5-15 %%")
+    ap.add_argument("--speed-only", action="store_true", help="--speed without the room and noise")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     noises = noise_files(half=0)
@@ -64,6 +70,19 @@ def main():
         x = sf.read(c.path, dtype="float64")[0]
         rng = np.random.default_rng(zlib.crc32((c.stem + ":aug").encode()))
         how = {}
+        if a.speed or a.speed_only:
+            srng = np.random.default_rng(zlib.crc32((c.stem + ":speed").encode()))
+            f = float(srng.uniform(0.05, 0.15)) * (1 if srng.random() < 0.5 else -1) + 1.0
+            # Resampled to 1/f of its length and played at 16 kHz: f > 1 is faster and higher.
+            down = int(round(200 * f))
+            x = resample_poly(x, 200, down)
+            how["speed"] = down / 200
+        if a.speed_only:
+            out = os.path.join(a.out, c.stem + ".wav")
+            sf.write(out, x.astype(np.float32), 16000, subtype="FLOAT")
+            lines.append(out)
+            info[c.stem] = how
+            continue
         if rng.random() < 0.3:
             r = rooms[int(rng.integers(len(rooms)))]
             x = room(x, read(r))

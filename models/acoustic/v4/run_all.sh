@@ -125,6 +125,17 @@ if [ "${SENTIO_V4_RECORD:-0}" = 1 ]; then
     $PY train.py linear --variant spk
     for mix in 0 0.3 0.5; do $PY train.py linear --variant emb --blocks 1+2 --wd 0.03 --mix $mix; done
     SENTIO_V4_AUG=$AUG $PY train.py linear --variant emb --blocks 1+2 --wd 0.03 --mix 0.5
+    # Speed-perturbed copies (measured, not shipped; the model card's item 6).
+    for kind in speed speed-only; do
+        tag=${kind/-/}
+        $PY augment.py --out /tmp/v7-$tag --$kind
+        $CLI features --list /tmp/v7-$tag/list.txt --out /tmp/v7-$tag/feat
+        $PY cache.py --feat /tmp/v7-$tag/feat --out /tmp/v7-$tag/cache --blocks "" --max-block 2 \
+            --variants raw --global-meta /tmp/v4-ft-cache/meta.json
+        SENTIO_V4_CACHE=/tmp/v4-ft-cache SENTIO_V4_AUG=/tmp/v7-$tag/cache $PY finetune.py --splits "" "${F[@]}" \
+            --aug-weight 0.3 --save-dir /tmp/v7-${tag}0.3 --out v7_${tag}_aug0.3_splits.json
+        SENTIO_V4_CACHE=/tmp/v4-ft-cache robustness /tmp/v7-${tag}0.3 v7_${tag}_aug0.3 "10 babble10"
+    done
     for e in 1 3; do for lr in 3e-5 1e-4; do
         SENTIO_V4_CACHE=/tmp/v4-ft-cache $PY finetune.py --splits "" --epochs $e --lr-block $lr \
             --out finetune_block2_e${e}_lr${lr}.json
