@@ -171,10 +171,10 @@ def fit_frozen(x_frozen, train, a, corpora=None):
         cold_rows = train & ~T.AUGW if cold_aug_weight(a) <= 0 else train
         g = global_stats(x_frozen, cold_rows)
         cold = (x_frozen - g[0]) / g[1]
-        spk = T.fit_logreg(T.speaker_z(x_frozen), spk_rows, T.corpus_weights(spk_rows, names, None, a.aug_weight), a.C)
+        spk = T.fit_logreg(T.speaker_z(x_frozen), spk_rows, T.corpus_weights(spk_rows, names, None, a.aug_weight, a.class_balance), a.C)
         if a.heads == 1:
             return g, Heads(spk[1:])
-        cold_fit = T.fit_logreg(cold, cold_rows, T.corpus_weights(cold_rows, names, None, cold_aug_weight(a)), a.C)
+        cold_fit = T.fit_logreg(cold, cold_rows, T.corpus_weights(cold_rows, names, None, cold_aug_weight(a), a.class_balance), a.C)
         return g, Heads(spk[1:], cold_fit[1:])
     g = global_stats(x_frozen, train)
     cold = (x_frozen - g[0]) / g[1]
@@ -243,7 +243,7 @@ def fine_tune(blk, heads, x_frozen, data, train, a):
     stats = SpeakerStats(x_frozen, train, a.stats_ema)
     p1 = torch.from_numpy(data.p1)
     y = torch.from_numpy(T.LABEL)
-    w = T.corpus_weights(train, a.corpora.split(","), None, a.aug_weight) if a.fit == "logreg" else T.sample_weights(train)
+    w = T.corpus_weights(train, a.corpora.split(","), None, a.aug_weight, a.class_balance) if a.fit == "logreg" else T.sample_weights(train)
     steps = max(1, int(a.epochs * (train & ~T.AUGW).sum() / a.batch))
     opt = torch.optim.AdamW([
         {"params": blk.parameters(), "lr": a.lr_block, "weight_decay": 1e-2},
@@ -370,6 +370,8 @@ def main():
                     help="the augmented copies' weight for the cold-start head (-1: --aug-weight)")
     ap.add_argument("--fit", default="adamw", choices=("adamw", "logreg"), help="how the frozen head(s) are fitted")
     ap.add_argument("--C", type=float, default=1.0, help="--fit logreg: inverse L2 strength")
+    ap.add_argument("--class-balance", action="store_true",
+                    help="--fit logreg: every class of a corpus the same total weight")
     ap.add_argument("--stats-ema", type=float, default=0.0,
                     help="follow the speaker statistics as block 2 trains (EMA rate per row; 0: frozen block's)")
     ap.add_argument("--out", default="finetune_block2.json")

@@ -134,8 +134,12 @@ if [ "${SENTIO_V4_RECORD:-0}" = 1 ]; then
             --variants raw --global-meta /tmp/v4-ft-cache/meta.json
         SENTIO_V4_CACHE=/tmp/v4-ft-cache SENTIO_V4_AUG=/tmp/v7-$tag/cache $PY finetune.py --splits "" "${F[@]}" \
             --aug-weight 0.3 --save-dir /tmp/v7-${tag}0.3 --out v7_${tag}_aug0.3_splits.json
-        SENTIO_V4_CACHE=/tmp/v4-ft-cache robustness /tmp/v7-${tag}0.3 v7_${tag}_aug0.3 "10 babble10"
+        robustness /tmp/v7-${tag}0.3 v7_${tag}_aug0.3 "10 babble10"
     done
+    # Class-balanced weights (measured, level with v6; the model card's item 7).
+    SENTIO_V4_CACHE=/tmp/v4-ft-cache SENTIO_V4_AUG=$AUG $PY finetune.py --splits "" "${F[@]}" --aug-weight 0 \
+        --aug-weight-cold 0.3 --class-balance --save-dir /tmp/v7-balanced --out v7_balanced_splits.json
+    robustness /tmp/v7-balanced v7_balanced "10 babble10"
     for e in 1 3; do for lr in 3e-5 1e-4; do
         SENTIO_V4_CACHE=/tmp/v4-ft-cache $PY finetune.py --splits "" --epochs $e --lr-block $lr \
             --out finetune_block2_e${e}_lr${lr}.json

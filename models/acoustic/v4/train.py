@@ -176,11 +176,12 @@ def fit_linear(x, train, steps=300, wd=1e-3, full=False, aug=None, p_aug=0.0):
     return (probs, lin, mu, sd) if full else probs
 
 
-def corpus_weights(train, corpora=None, rav_share=None, aug=1.0):
+def corpus_weights(train, corpora=None, rav_share=None, aug=1.0, balance=False):
     """Sample weights of the windows `train` (summing to 1 over them): every clip the same within
     its corpus, every corpus of `corpora` its share (`rav_share`: RAVDESS's, the others split the
     rest; None: equal shares), the augmented copies `aug` times a clean window's weight. Windows of
-    other corpora get 0."""
+    other corpora get 0. `balance`: within a corpus every class present the same total weight
+    (RAVDESS has half as many neutral clips as of each other class; UA weighs classes equally)."""
     corpora = tuple(np.unique(CORPUS)) if corpora is None else tuple(corpora)
     idx = np.where(train & np.isin(CORPUS, corpora))[0]
     clip = WCLIP[idx]
@@ -193,6 +194,11 @@ def corpus_weights(train, corpora=None, rav_share=None, aug=1.0):
     for c in present:
         m = idx[CORPUS[idx] == c]
         w[m] = per_clip[CORPUS[idx] == c] / per_clip[CORPUS[idx] == c].sum() * share[c]
+        if balance:
+            classes = np.unique(LABEL[m])
+            for k in classes:
+                mk = m[LABEL[m] == k]
+                w[mk] *= share[c] / len(classes) / w[mk].sum()
     w = np.where(AUGW, w * aug, w)
     return w / w.sum()
 
