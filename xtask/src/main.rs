@@ -49,6 +49,8 @@ fn main() -> Result<()> {
         "bundle-all" => bundle_all(),
         "demo" => demo(&rest),
         "test" => {
+            // target/ after a full run: ~5 GB (README); the models ~0.6 GB.
+            tools::warn_if_low_disk(6.0, "cargo xtask test");
             tools::ensure_packages(&[tools::APP_BUILD, tools::UI_TESTS], "cargo xtask test")?;
             setup::setup()?;
             setup::setup_text()?;
@@ -139,6 +141,7 @@ fn bundle_all() -> Result<()> {
 }
 
 fn demo(extra: &[String]) -> Result<()> {
+    tools::warn_if_low_disk(2.0, "cargo xtask demo");
     setup::setup()?;
     setup::setup_text()?;
     setup::setup_vad()?;

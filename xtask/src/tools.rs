@@ -177,3 +177,42 @@ pub fn ensure_packages(sets: &[&[Package]], why: &str) -> Result<()> {
     install.extend(&missing);
     apt(&install)
 }
+
+/// A warning, before a long build, when the disk that holds `target/` has less free space than a
+/// build from nothing takes (`need_gb`): the build would otherwise stop minutes later in the
+/// linker with "No space left on device". Only a warning: a build that reuses `target/` needs less.
+pub fn warn_if_low_disk(need_gb: f64, what: &str) {
+    let Ok(out) = Command::new("df").args(["-Pk", "."]).output() else {
+        return;
+    };
+    if let Some(kb) = df_available_kb(&String::from_utf8_lossy(&out.stdout)) {
+        let free_gb = kb as f64 / (1024.0 * 1024.0);
+        if free_gb < need_gb {
+            eprintln!(
+                "warning: {free_gb:.1} GB free on this disk; {what} from a clean `target/` takes about {need_gb} GB"
+            );
+        }
+    }
+}
+
+/// The "Available" column (KiB) of `df -Pk`'s one data line.
+fn df_available_kb(text: &str) -> Option<u64> {
+    text.lines().nth(1)?.split_whitespace().nth(3)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::df_available_kb;
+
+    #[test]
+    fn reads_the_available_column_of_posix_df() {
+        let out = "Filesystem     1024-blocks      Used Available Capacity Mounted on\n\
+                   /dev/vda         263174212  61524380 188206752      25% /\n";
+        assert_eq!(df_available_kb(out), Some(188_206_752));
+        assert_eq!(
+            df_available_kb("Filesystem 1024-blocks Used Available\n"),
+            None
+        );
+        assert_eq!(df_available_kb(""), None);
+    }
+}
