@@ -9,7 +9,8 @@
 # head on the global statistics, both logistic regressions on RAVDESS actors 1-20; the cold head
 # also on noisy/reverberant copies at weight 0.3) with its LOCO + RAVDESS CV figures and final
 # fit, a temperature per head, speaker seconds, "learn my voice", the robustness curve, `sentio
-# eval` on the LOCO models, the export. SENTIO_V4_RECORD=1 also reruns v4's and v5's experiments
+# eval` on the LOCO models, the export. SENTIO_V4_RECORD=1 also reruns v4's and v5's experiments and
+# the recipes measured and rejected since (speed-perturbed copies, class-balanced weights)
 # (slow; their results are committed).
 set -euo pipefail
 PY=${1:-python3}
