@@ -77,32 +77,27 @@ def main():
             down = int(round(200 * f))
             x = resample_poly(x, 200, down)
             how["speed"] = down / 200
-        if a.speed_only:
-            out = os.path.join(a.out, c.stem + ".wav")
-            sf.write(out, x.astype(np.float32), 16000, subtype="FLOAT")
-            lines.append(out)
-            info[c.stem] = how
-            continue
-        if rng.random() < 0.3:
-            r = rooms[int(rng.integers(len(rooms)))]
-            x = room(x, read(r))
-            how["room"] = os.path.basename(r)
-        snr = float(rng.uniform(0.0, 20.0))
-        if rng.random() < 0.5:
-            others = [o for o in pool[group(c)] if o.speaker != c.speaker]
-            n = np.zeros(len(x))
-            for k in range(int(rng.integers(3, 7))):
-                o = others[int(rng.integers(len(others)))]
-                n += fit_noise(sf.read(o.path, dtype="float64")[0], len(x), rng)
-            how["babble"] = k + 1
-        else:
-            p = noises[int(rng.integers(len(noises)))]
-            n = fit_noise(read(p), len(x), rng)
-            how["noise"] = os.path.basename(p)
-        how["snr"] = round(snr, 2)
-        y = mix(x, n, snr)
+        if not a.speed_only:
+            if rng.random() < 0.3:
+                r = rooms[int(rng.integers(len(rooms)))]
+                x = room(x, read(r))
+                how["room"] = os.path.basename(r)
+            snr = float(rng.uniform(0.0, 20.0))
+            if rng.random() < 0.5:
+                others = [o for o in pool[group(c)] if o.speaker != c.speaker]
+                n = np.zeros(len(x))
+                for k in range(int(rng.integers(3, 7))):
+                    o = others[int(rng.integers(len(others)))]
+                    n += fit_noise(sf.read(o.path, dtype="float64")[0], len(x), rng)
+                how["babble"] = k + 1
+            else:
+                p = noises[int(rng.integers(len(noises)))]
+                n = fit_noise(read(p), len(x), rng)
+                how["noise"] = os.path.basename(p)
+            how["snr"] = round(snr, 2)
+            x = mix(x, n, snr)
         out = os.path.join(a.out, c.stem + ".wav")
-        sf.write(out, y.astype(np.float32), 16000, subtype="FLOAT")
+        sf.write(out, x.astype(np.float32), 16000, subtype="FLOAT")
         lines.append(out)
         info[c.stem] = how
     with open(os.path.join(a.out, "list.txt"), "w") as f:
