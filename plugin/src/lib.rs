@@ -25,7 +25,7 @@ use crossbeam_channel::Sender;
 use nice_plug::prelude::*;
 
 use dsp::{Capture, FeatureFrame};
-use emotion::onnx_model::{ModelOptions, OnnxEmotionModel};
+use emotion::onnx_model::{ModelOptions, OnnxEmotionModel, DEFAULT_RESTART_AFTER_FRAMES};
 use emotion::EmotionModel;
 use output::host_params::HostParamSender;
 use output::http::Server;
@@ -112,6 +112,7 @@ impl Sentio {
                 acoustic: p.emotion_encoder.value().into(),
                 device: p.emotion_device.value().into(),
                 hop_frames: (p.emotion_hop_ms.value() / 10).max(1) as usize,
+                restart_after_frames: DEFAULT_RESTART_AFTER_FRAMES,
                 calibration: p.calibration.read().ok().and_then(|c| c.clone()),
                 // What "learn my voice" learnt, saved with the project.
                 adaptation: p.adaptation.read().ok().and_then(|a| a.clone()),

@@ -26,7 +26,7 @@ pub const QUEUE_FRAMES: usize = 2048;
 /// would make the audio thread's `try_send` take the channel's waker lock.
 const TICK: Duration = Duration::from_millis(2);
 /// A frame counts as voiced for the model above this voice activity.
-const VOICED: f32 = 0.5;
+pub(crate) const VOICED: f32 = 0.5;
 /// While the text still weighs in, the fused output is refreshed this often (frames) between
 /// acoustic estimates, so its decay shows.
 const FUSION_REFRESH_FRAMES: u64 = 10;

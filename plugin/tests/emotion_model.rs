@@ -232,6 +232,74 @@ fn live_push_gives_an_estimate_every_hop_of_speech() {
 }
 
 #[test]
+fn speech_after_a_pause_is_classified_on_its_own_window() {
+    // The clip's frames with voice activity forced: 1.5 s of speech, a 0.3 s pause, speech again
+    // from frame 180 to the end (261 frames).
+    let mut frames = Vec::new();
+    FrontEnd::new().push(&clip_samples(), |f| frames.push(*f));
+    assert!(frames.len() >= 250, "{} frames", frames.len());
+    let voiced = |i: usize| !(150..180).contains(&i);
+    let path = acoustic().join("sentio-ser.onnx");
+    let with_restart = |restart_after_frames| {
+        let mut m = OnnxEmotionModel::load_from(
+            &path,
+            &ModelOptions {
+                restart_after_frames,
+                ..ModelOptions::default()
+            },
+        )
+        .unwrap();
+        // Fixed speaker statistics, so windows are comparable across models.
+        let stats = m.embedding_stats().unwrap();
+        m.set_calibration(Some(stats)).unwrap();
+        m
+    };
+    let estimates_after = |m: &mut OnnxEmotionModel, from: usize| {
+        let mut out = Vec::new();
+        for (i, f) in frames.iter().enumerate().skip(from) {
+            if let Some(e) = m.push(f, voiced(i)).unwrap() {
+                out.push((i, e.probs));
+            }
+        }
+        out
+    };
+
+    let mut restarting = with_restart(25);
+    let heard = estimates_after(&mut restarting, 0);
+    let (at, probs) = *heard.iter().find(|(i, _)| *i >= 180).unwrap();
+    // The onset at frame 180 keeps 20 frames of the pause and is classified as soon as the
+    // window holds the model's minimum of 50 frames: frames 160..=209.
+    let min_frames = restarting.sidecar().min_frames;
+    assert_eq!(at, 180 - 20 + min_frames - 1);
+    // Exactly what a model that never heard the first utterance says on those frames.
+    let mut fresh = with_restart(25);
+    let (first_at, first) = estimates_after(&mut fresh, 160)[0];
+    assert_eq!(first_at, at);
+    assert!(
+        max_abs_diff(&probs, &first) < 1e-6,
+        "{probs:?} vs {first:?}"
+    );
+
+    // Without the restart the window slides on over both utterances, on its hop.
+    let mut sliding = with_restart(0);
+    let slid = estimates_after(&mut sliding, 0);
+    let (next_at, next) = *slid.iter().find(|(i, _)| *i >= 180).unwrap();
+    assert!(
+        (next_at + 1 - min_frames) % 25 == 0 && next_at != at,
+        "{next_at}"
+    );
+    assert!(max_abs_diff(&next, &first) > 1e-4, "{next:?} vs {first:?}");
+    // A hop with no new speech is not classified: the outputs hold through the pause.
+    for (name, estimates) in [("sliding", &slid), ("restarting", &heard)] {
+        assert!(
+            !estimates.iter().any(|(i, _)| (151..180).contains(i)),
+            "{name}: {:?}",
+            estimates.iter().map(|(i, _)| i).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
 fn cuda_requests_fall_back_to_cpu_and_say_so() {
     let options = ModelOptions {
         device: Device::Cuda,
@@ -312,12 +380,14 @@ fn demo() -> (Vec<f32>, Vec<Option<usize>>) {
 
 /// Plays the demo through `model` live; `teach` says whether each segment is taught as its class.
 /// Returns the segments the model hears right (the class with the largest mean probability over
-/// the segment's estimates) and what the ends of takes returned.
+/// the segment's estimates), the mean over segments of that mean probability of their true class,
+/// and what the ends of takes returned.
 fn play(
     model: &mut OnnxEmotionModel,
     teach: bool,
 ) -> (
     usize,
+    f32,
     Vec<Result<sentio::emotion::adaptation::Adaptation, String>>,
 ) {
     let (x, class) = demo();
@@ -348,17 +418,22 @@ fn play(
         .iter()
         .filter(|(c, p)| (0..8).max_by(|&a, &b| p[a].total_cmp(&p[b])) == Some(*c))
         .count();
-    (right, results)
+    let true_p = sums
+        .iter()
+        .map(|(c, p)| p[*c] / p.iter().sum::<f32>())
+        .sum::<f32>()
+        / sums.len() as f32;
+    (right, true_p, results)
 }
 
 #[test]
 fn learn_my_voice_live_teaches_the_model_and_forget_drops_it() {
     let path = acoustic().join("sentio-ser.onnx");
-    let (before, _) = play(&mut load(&path), false);
+    let (before, before_p, _) = play(&mut load(&path), false);
 
     let mut model = load(&path);
     let t0 = std::time::Instant::now();
-    let (_, results) = play(&mut model, true);
+    let (_, _, results) = play(&mut model, true);
     let teaching = t0.elapsed();
     // Eight takes: the first cannot be learnt alone, each later one refits on all so far.
     assert_eq!(results.len(), 8, "{results:?}");
@@ -377,14 +452,19 @@ fn learn_my_voice_live_teaches_the_model_and_forget_drops_it() {
 
     // Heard again, the taught voices come out right more often than before.
     let t0 = std::time::Instant::now();
-    let (after, _) = play(&mut model, false);
+    let (after, after_p, _) = play(&mut model, false);
     println!(
-        "demo segments heard right live: {before}/8 before, {after}/8 after learning them; \
-         the demo took {:.1} s to play while teaching (7 refits), {:.1} s without",
+        "demo segments heard right live: {before}/8 before, {after}/8 after learning them \
+         (mean probability of the true class {before_p:.3} → {after_p:.3}); the demo took {:.1} s to play while teaching (7 refits), {:.1} s without",
         teaching.as_secs_f64(),
         t0.elapsed().as_secs_f64()
     );
-    assert!(after > before, "{before} → {after}");
+    // Right segments can only stay or rise (all 8 may already be right); the probability of
+    // the taught class must rise.
+    assert!(
+        after >= before && after_p > before_p + 0.05,
+        "{before} → {after} ({before_p:.3} → {after_p:.3})"
+    );
 
     // What it learnt loads with a fresh model (as from the project); Forget drops it.
     let options = ModelOptions {
@@ -392,8 +472,11 @@ fn learn_my_voice_live_teaches_the_model_and_forget_drops_it() {
         ..ModelOptions::default()
     };
     let mut reloaded = OnnxEmotionModel::load_from(&path, &options).unwrap();
-    let (again, _) = play(&mut reloaded, false);
-    assert!(again > before, "{before} → {again} after reloading");
+    let (again, again_p, _) = play(&mut reloaded, false);
+    assert!(
+        again >= before && again_p > before_p + 0.05,
+        "{before} → {again} ({before_p:.3} → {again_p:.3}) after reloading"
+    );
     reloaded.forget_adaptation();
     let mut fresh = load(&path);
     // With the same speaker statistics, the forgetting model and a fresh one agree.

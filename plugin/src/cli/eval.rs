@@ -36,6 +36,15 @@ pub struct EvalArgs {
     /// embedding's).
     #[arg(long, value_enum, default_value_t = Normalize::Auto)]
     pub normalize: Normalize,
+    /// Score what a listener sees instead of one decision per file: each speaker's files (with
+    /// `--normalize session`, all files) played back to back as one stream through the plugin's
+    /// live path from a cold start; reports the share of speaking time the right class shows
+    /// and how soon it shows (see `eval_live`).
+    #[arg(long)]
+    pub live: bool,
+    /// With `--live`: the pause (digital silence) after each file.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub gap_ms: u32,
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -219,6 +228,17 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         other => other,
     };
 
+    let mut present = [false; N_CLASSES];
+    for item in &items {
+        present[item.label] = true;
+    }
+    let classes: Vec<usize> = (0..N_CLASSES)
+        .filter(|&c| args.all_classes || present[c])
+        .collect();
+    if args.live {
+        return run_live(args, &items, &mut model, normalize, &classes);
+    }
+
     let mut clips = Vec::with_capacity(items.len());
     for item in &items {
         clips.push(
@@ -277,13 +297,6 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         }
     }
 
-    let mut present = [false; N_CLASSES];
-    for item in &items {
-        present[item.label] = true;
-    }
-    let classes: Vec<usize> = (0..N_CLASSES)
-        .filter(|&c| args.all_classes || present[c])
-        .collect();
     let mut pairs = Vec::with_capacity(items.len());
     for (item, clip) in items.iter().zip(&clips) {
         let file_stats;
@@ -333,6 +346,56 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         m.ua * 100.0,
         m.wa * 100.0,
         m.macro_f1
+    );
+    println!("{}", serde_json::to_string(&m)?);
+    Ok(())
+}
+
+/// `--live`: one stream per speaker (or one for the session), scored as a listener sees it.
+fn run_live(
+    args: &EvalArgs,
+    items: &[Item],
+    model: &mut OnnxEmotionModel,
+    normalize: Normalize,
+    classes: &[usize],
+) -> Result<()> {
+    let mut groups: BTreeMap<String, Vec<(&Path, usize)>> = BTreeMap::new();
+    for item in items {
+        let group = match normalize {
+            Normalize::Speaker => item.speaker.clone().unwrap_or_default(),
+            // No speaker column: the manifest is one unknown speaker.
+            Normalize::Session | Normalize::Global if args.normalize == Normalize::Auto => {
+                String::new()
+            }
+            _ => bail!("--live plays streams: use --normalize speaker or session"),
+        };
+        groups
+            .entry(group)
+            .or_default()
+            .push((&item.path, item.label));
+    }
+    let smoothing_s = args.model.smoothing_ms as f32 / 1000.0;
+    let m = super::eval_live::run(
+        model,
+        &groups,
+        args.gap_ms as f32 / 1000.0,
+        classes,
+        smoothing_s,
+    )?;
+    eprintln!(
+        "{} files in {} stream(s), {:.0} s of speech spans, {} classes: live UA {:.1} %, WA {:.1} %; \
+         the right class first shows after {:.2} s (median; 90 %: {:.2} s), never for {:.1} % of files; \
+         {:.1} changes a minute",
+        m.files,
+        m.streams,
+        m.seconds,
+        classes.len(),
+        m.ua * 100.0,
+        m.wa * 100.0,
+        m.reaction_p50_s,
+        m.reaction_p90_s,
+        m.never_shown * 100.0,
+        m.changes_per_minute
     );
     println!("{}", serde_json::to_string(&m)?);
     Ok(())
