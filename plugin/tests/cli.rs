@@ -392,6 +392,59 @@ fn eval_prints_metrics_json_last_and_restricts_classes() {
 }
 
 #[test]
+fn eval_live_plays_the_files_as_one_stream_and_scores_what_shows() {
+    let (_tmp, dir) = scratch("eval-live");
+    std::fs::create_dir_all(&dir).unwrap();
+    let clips = demo_clips(&dir);
+    let manifest = dir.join("all.csv");
+    let rows: String = clips.iter().map(|(p, l)| format!("{p},{l}\n")).collect();
+    std::fs::write(&manifest, format!("path,label\n{rows}")).unwrap();
+    let live = |extra: &[&str]| {
+        let mut args = vec!["eval", "--manifest", manifest.to_str().unwrap(), "--live"];
+        args.extend_from_slice(extra);
+        let out = sentio(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        serde_json::from_str::<serde_json::Value>(text.lines().last().unwrap()).unwrap()
+    };
+    let m = live(&[]);
+    println!("{m}");
+    // No speaker column: the eight files are one stream, each followed by a second of silence.
+    assert_eq!(
+        (m["streams"].as_u64(), m["files"].as_u64()),
+        (Some(1), Some(8))
+    );
+    assert_eq!(m["recall"].as_object().unwrap().len(), 8);
+    // The demo's clips are the shipped model's training data, one emotion each: live, the
+    // display must follow them (a display stuck on one class scores 1/8 at best).
+    let ua = m["ua"].as_f64().unwrap();
+    assert!((0.4..=1.0).contains(&ua), "live UA {ua}");
+    assert!(m["changes_per_minute"].as_f64().unwrap() > 0.0);
+    let reaction = m["reaction_p50_s"].as_f64().unwrap();
+    assert!((0.0..3.0).contains(&reaction), "{reaction}");
+    // Without the pauses the spans are shorter by the eight gaps (98 frames of silence each).
+    let packed = live(&["--gap-ms", "0"]);
+    let shorter = m["seconds"].as_f64().unwrap() - packed["seconds"].as_f64().unwrap();
+    assert!((7.0..8.5).contains(&shorter), "{shorter}");
+
+    // A stream needs a group to play: one file at a time from cold is not live.
+    let out = sentio(&[
+        "eval",
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--live",
+        "--normalize",
+        "global",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--live plays streams"));
+}
+
+#[test]
 fn adapt_learns_a_voice_from_class_folders_and_eval_applies_it() {
     let (_tmp, dir) = scratch("adapt");
     let flat = dir.join("flat");
