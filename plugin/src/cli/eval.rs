@@ -3,7 +3,8 @@
 //! Each file goes through the plugin's front end and voice activity; the model classifies sliding
 //! windows and the file's decision is the class with the highest mean window probability (see
 //! `OnnxEmotionModel::classify_clip`). When the manifest uses only some classes, the decision is
-//! restricted to those classes (the cross-corpus convention) unless `--all-classes`.
+//! restricted to those classes (the cross-corpus convention) unless `--all-classes`. With
+//! `--live`, files are played as streams and scored as a listener sees them (`eval_live`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
