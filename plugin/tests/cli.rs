@@ -272,6 +272,20 @@ fn features_match_the_front_end_and_load_as_npy() {
 }
 
 /// Cut the demo's eight clips (one per class, `demo/segments.json`) into WAV files.
+/// `sentio eval --manifest MANIFEST EXTRA…`, which must succeed: its last line as JSON.
+fn eval_json(manifest: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["eval", "--manifest", manifest.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = sentio(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    serde_json::from_str(text.lines().last().unwrap()).unwrap()
+}
+
 fn demo_clips(dir: &Path) -> Vec<(String, String)> {
     let seg_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../demo/segments.json");
     let segs: serde_json::Value =
@@ -399,19 +413,7 @@ fn eval_live_plays_the_files_as_one_stream_and_scores_what_shows() {
     let manifest = dir.join("all.csv");
     let rows: String = clips.iter().map(|(p, l)| format!("{p},{l}\n")).collect();
     std::fs::write(&manifest, format!("path,label\n{rows}")).unwrap();
-    let live = |extra: &[&str]| {
-        let mut args = vec!["eval", "--manifest", manifest.to_str().unwrap(), "--live"];
-        args.extend_from_slice(extra);
-        let out = sentio(&args);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8(out.stdout).unwrap();
-        serde_json::from_str::<serde_json::Value>(text.lines().last().unwrap()).unwrap()
-    };
-    let m = live(&[]);
+    let m = eval_json(&manifest, &["--live"]);
     println!("{m}");
     // No speaker column: the eight files are one stream, each followed by a second of silence.
     assert_eq!(
@@ -427,7 +429,7 @@ fn eval_live_plays_the_files_as_one_stream_and_scores_what_shows() {
     let reaction = m["reaction_p50_s"].as_f64().unwrap();
     assert!((0.0..3.0).contains(&reaction), "{reaction}");
     // Without the pauses the spans are shorter by the eight gaps (98 frames of silence each).
-    let packed = live(&["--gap-ms", "0"]);
+    let packed = eval_json(&manifest, &["--live", "--gap-ms", "0"]);
     let shorter = m["seconds"].as_f64().unwrap() - packed["seconds"].as_f64().unwrap();
     assert!((7.0..8.5).contains(&shorter), "{shorter}");
 
@@ -478,19 +480,7 @@ fn adapt_learns_a_voice_from_class_folders_and_eval_applies_it() {
     let manifest = flat.join("all.csv");
     let rows: String = clips.iter().map(|(p, l)| format!("{p},{l}\n")).collect();
     std::fs::write(&manifest, format!("path,label\n{rows}")).unwrap();
-    let ua = |extra: &[&str]| {
-        let mut args = vec!["eval", "--manifest", manifest.to_str().unwrap()];
-        args.extend_from_slice(extra);
-        let out = sentio(&args);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8(out.stdout).unwrap();
-        let m: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
-        m["ua"].as_f64().unwrap()
-    };
+    let ua = |extra: &[&str]| eval_json(&manifest, extra)["ua"].as_f64().unwrap();
     let (before, after) = (ua(&[]), ua(&["--adaptation", out_json.to_str().unwrap()]));
     println!("eval on the adaptation clips: UA {before:.3} → {after:.3}");
     assert!(after > 0.99 && after >= before, "{before} → {after}");
