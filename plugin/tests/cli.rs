@@ -433,6 +433,11 @@ fn eval_live_plays_the_files_as_one_stream_and_scores_what_shows() {
     let shorter = m["seconds"].as_f64().unwrap() - packed["seconds"].as_f64().unwrap();
     assert!((7.0..8.5).contains(&shorter), "{shorter}");
 
+    // Asked for by name, the session is the same one stream.
+    let session = eval_json(&manifest, &["--live", "--normalize", "session"]);
+    assert_eq!(session["streams"].as_u64(), Some(1));
+    assert_eq!(session["ua"], m["ua"]);
+
     // A stream needs a group to play: one file at a time from cold is not live.
     let out = sentio(&[
         "eval",

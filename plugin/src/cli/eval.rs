@@ -364,10 +364,9 @@ fn run_live(
     for item in items {
         let group = match normalize {
             Normalize::Speaker => item.speaker.clone().unwrap_or_default(),
-            // No speaker column: the manifest is one unknown speaker.
-            Normalize::Session | Normalize::Global if args.normalize == Normalize::Auto => {
-                String::new()
-            }
+            Normalize::Session => String::new(),
+            // `auto` without a speaker column: the manifest is one unknown speaker.
+            Normalize::Global if args.normalize == Normalize::Auto => String::new(),
             _ => bail!("--live plays streams: use --normalize speaker or session"),
         };
         groups
