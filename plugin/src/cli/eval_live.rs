@@ -15,18 +15,16 @@ use serde::Serialize;
 
 use super::features::extract;
 use crate::analysis::Analyzer;
-use crate::dsp::{FeatureFrame, FrontEnd};
+use crate::dsp::{FeatureFrame, FrontEnd, FRAMES_PER_SECOND};
 use crate::emotion::onnx_model::OnnxEmotionModel;
 use crate::emotion::smoothing::Smoother;
 use crate::emotion::{EmotionModel, CLASSES, N_CLASSES};
 use crate::worker::VOICED;
 
-const FRAMES_PER_SECOND: f64 = 100.0;
-
-/// One file of a stream: its label and where it starts and speaks in the stream's frames.
+/// One file of a stream: its label and the stream frame it starts speaking at (its first frame
+/// when it has no voiced one).
 struct Segment {
     label: usize,
-    start: usize,
     onset: usize,
 }
 
@@ -122,7 +120,6 @@ fn play(
         }
         segments.push(Segment {
             label,
-            start,
             onset: onset.unwrap_or(start),
         });
     }
@@ -144,9 +141,7 @@ fn score(streams: &[(Vec<Option<usize>>, Vec<Segment>)], classes: &[usize]) -> L
             .count();
         for (i, seg) in segments.iter().enumerate() {
             let end = segments.get(i + 1).map_or(display.len(), |n| n.onset);
-            // A file with no voiced frame is scored from its start.
-            let from = seg.onset.max(seg.start).min(end);
-            let span = &display[from..end];
+            let span = &display[seg.onset.min(end)..end];
             files += 1;
             total[seg.label] += span.len();
             right[seg.label] += span.iter().filter(|d| **d == Some(seg.label)).count();
@@ -225,12 +220,8 @@ pub fn run(
 mod tests {
     use super::*;
 
-    fn seg(label: usize, start: usize, onset: usize) -> Segment {
-        Segment {
-            label,
-            start,
-            onset,
-        }
+    fn seg(label: usize, onset: usize) -> Segment {
+        Segment { label, onset }
     }
 
     #[test]
@@ -244,7 +235,7 @@ mod tests {
                 _ => Some(3),
             })
             .collect();
-        let m = score(&[(display, vec![seg(2, 0, 10), seg(3, 50, 60)])], &[2, 3]);
+        let m = score(&[(display, vec![seg(2, 10), seg(3, 60)])], &[2, 3]);
         assert_eq!((m.streams, m.files), (1, 2));
         assert!((m.seconds - 0.9).abs() < 1e-12);
         // Happy: frames 10..60, right from 20: 40 of 50. Sad: 60..100, right from 70: 30 of 40.
@@ -262,7 +253,7 @@ mod tests {
     #[test]
     fn a_class_that_never_shows_counts_against_it() {
         let display = vec![Some(2); 100];
-        let m = score(&[(display, vec![seg(2, 0, 0), seg(3, 50, 50)])], &[2, 3]);
+        let m = score(&[(display, vec![seg(2, 0), seg(3, 50)])], &[2, 3]);
         assert_eq!(m.recall["sad"], 0.0);
         assert!((m.ua - 0.5).abs() < 1e-12);
         assert!((m.never_shown - 0.5).abs() < 1e-12);

@@ -412,12 +412,12 @@ impl OnnxEmotionModel {
         (self.next + cap - n) % cap
     }
 
-    /// The window's normalised rows (its last `span` frames, oldest first) into `input`.
-    fn window_rows(&mut self) {
+    /// The window's normalised rows (its last `span` frames from ring slot `start`, oldest first)
+    /// into `input`.
+    fn window_rows(&mut self, start: usize) {
         let width = self.sidecar.width();
         let cap = self.sidecar.window_frames;
         self.input.clear();
-        let start = self.first_of_last(self.span);
         for k in 0..self.span {
             let i = (start + k) % cap;
             let from = self.input.len();
@@ -492,7 +492,7 @@ impl EmotionModel for OnnxEmotionModel {
         {
             return Ok(None);
         }
-        self.window_rows();
+        self.window_rows(start);
         let rows = std::mem::take(&mut self.input);
         let result = self.infer(&rows);
         self.input = rows;
