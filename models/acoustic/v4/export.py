@@ -55,7 +55,7 @@ def main():
         # finetune.py's checkpoints: block 2 fine-tuned, the rest as Whisper trained it.
         stem.blocks[1].load_state_dict(ck["block2"])
     if "lin" in ck:
-        lin = torch.nn.Linear(2 * stem.conv1.out_channels * len(blocks), 8)
+        lin = torch.nn.Linear(ck["lin"]["weight"].shape[1], 8)
         lin.load_state_dict(ck["lin"])
         head = StatsHead(lin, ck["mu"], ck["sd"])
     else:
@@ -65,15 +65,19 @@ def main():
     emb = ck.get("embedding_global")
     mel_speaker = not cfg.get("variant", "spk").startswith("emb") or cfg["variant"] == "embspk"
     two = "cold" in ck
+    speech_delta = 0.0
     if emb is not None:
         e_mean, e_std = (torch.tensor(v, dtype=torch.float32) for v in emb)
         cold = None
+        # v7: the embedding is [speech | whole window], twice v6's width.
+        speech_delta = float(cfg.get("speech_delta") or 0.0)
+        width = 2 * stem.conv1.out_channels * len(blocks) * (2 if speech_delta > 0 else 1)
         if two:
-            lin_c = torch.nn.Linear(2 * stem.conv1.out_channels * len(blocks), 8)
+            lin_c = torch.nn.Linear(width, 8)
             lin_c.load_state_dict(ck["cold"]["lin"])
             cold = (lin_c, ck["cold"]["mu"], ck["cold"]["sd"], a.temperature_cold)
         model = SerSpeakerEmbedding(stem, lin, ck["mu"], ck["sd"], g_mean, g_std, a.temperature, blocks,
-                                    cold=cold, e_mean=e_mean, e_std=e_std).eval()
+                                    cold=cold, e_mean=e_mean, e_std=e_std, speech_delta=speech_delta).eval()
         # Two heads: parity at a cold start (0), after some speech (0.4) and with a speaker's all (1).
         w_cold = torch.zeros(1)
     else:
@@ -99,6 +103,18 @@ def main():
         else:
             want, want_emb = (t.numpy() for t in model(torch.from_numpy(inp), *stats))
             want2 = model(pair, *stats)[0].numpy()
+
+    if speech_delta > 0:
+        # Training pools with cache.py, the graph with model.py: the same speech frames and
+        # statistics on the parity window, or the heads would read at run time what they never saw.
+        import cache as C
+        raw = x[s : s + 250]
+        with torch.no_grad():
+            outs = model.stem(torch.from_numpy(C.whisper_scale(raw)[None].astype(np.float32)), return_all=True)
+        mask = C.speech_mask(raw, speech_delta)
+        ref = torch.cat([t for b in blocks for t in C.masked_stats(outs[b - 1][0], mask)]).numpy()
+        cache_vs_graph = float(np.abs(ref - want_emb[0, : len(ref)]).max())
+        assert cache_vs_graph < 1e-4, cache_vs_graph
 
     tmp = "/tmp/v4_fp32.onnx"
     if emb is None:
@@ -126,6 +142,8 @@ def main():
     got = outs[0]
     got2 = sess.run(None, {"features": pair.numpy(), **extra})[0]
     diffs = {"parity": float(np.abs(got - want).max()), "batch2_t137": float(np.abs(got2 - want2).max())}
+    if speech_delta > 0:
+        diffs["cache_vs_graph_speech_embedding"] = cache_vs_graph
     if emb is not None:
         diffs["embedding_rel"] = float(np.abs(outs[1] - want_emb).max() / np.abs(want_emb).max())
         # With a speaker's statistics (actor 01's pooled windows), not only the cold start.
@@ -183,6 +201,13 @@ def main():
                                 f"pooling of blocks {blocks}; a linear speaker head (the embedding normalised with the "
                                 f"speaker's statistics) and a linear cold-start head (the global statistics), blended "
                                 f"by the speaker weight")
+            if speech_delta > 0:
+                sidecar["speech_delta"] = speech_delta
+                sidecar["model"] = (f"v7: Whisper {whisper} conv stem + encoder blocks 1..{max(blocks)} ({frozen}), "
+                                    f"statistics pooling of blocks {blocks} over the window's speech frames (within "
+                                    f"{speech_delta:g} bels of its loudest) and over the whole window; a linear speaker "
+                                    f"head on the first (normalised with the speaker's statistics) and a linear "
+                                    f"cold-start head on the second (the global statistics), blended by the speaker weight")
     with open(os.path.join(a.out, "sentio-ser.json"), "w") as f:
         json.dump(sidecar, f, indent=1)
     rep = {"ort_vs_pytorch_max_abs": diffs, "latency_ms_t250_1thread": {"p50": float(np.percentile(lat, 50)),
@@ -190,7 +215,7 @@ def main():
            "onnx_bytes": os.path.getsize(out), "parity_probs": want[0].tolist(), "config": cfg,
            "temperature": a.temperature}
     report = a.report or (os.path.abspath(a.out) == os.path.abspath(ACOUSTIC) and (
-        ("v6_export.json" if two else "v5_export.json") if emb is not None else "v4_export.json"))
+        (("v7_export.json" if speech_delta > 0 else "v6_export.json") if two else "v5_export.json") if emb is not None else "v4_export.json"))
     if report:
         with open(os.path.join(HERE, "results", report), "w") as f:
             json.dump(rep, f, indent=1)

@@ -50,6 +50,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # The cache says whose encoder made it (cache.py --whisper); block 2 and the checkpoints follow it.
 WHISPER = T.META.get("whisper", "tiny.en")
 BIN = WHISPERS[WHISPER]
+# v7: the cache also pooled over each window's speech frames (cache.py --speech-delta). The
+# embedding is then [speech | whole window]: the speaker head reads the speech half (its columns
+# of the other half are zero), the cold-start head the whole-window half — chosen per head on
+# validation (voiced_probe.py). SENTIO_V4_SPEECH=0 keeps v6's whole-window embedding.
+SPEECH_DELTA = float(T.META.get("speech_delta", 0.0)) if os.environ.get("SENTIO_V4_SPEECH", "1") != "0" else 0.0
 
 
 def block_forward(blk, x, valid):
@@ -89,6 +94,17 @@ class Data:
         self.p1 = pooled_all[:, 0].astype(np.float32)
         self.p2_frozen = pooled_all[:, 1].astype(np.float32)
         assert len(self.lens) == len(T.WCLIP), (len(self.lens), len(T.WCLIP))
+        # v7 (cache.py --speech-delta): blocks 1 + 2 pooled over the speech frames as well.
+        speech = [os.path.join(c, "raw_speech_pooled.npy") for c in caches]
+        self.speech = (np.concatenate([np.load(p) for p in speech]).reshape(len(self.lens), -1).astype(np.float32)
+                       if SPEECH_DELTA and all(os.path.exists(p) for p in speech) else None)
+        assert not SPEECH_DELTA or self.speech is not None, "cache.py --speech-delta made no raw_speech_pooled.npy"
+
+    def frozen(self):
+        """Every window's embedding under the frozen blocks: blocks 1 + 2 mean ‖ std over the
+        whole window (v6), after the same over its speech frames (v7: [speech | whole], 3,072)."""
+        whole = np.concatenate([self.p1, self.p2_frozen], 1)
+        return whole if self.speech is None else np.concatenate([self.speech, whole], 1)
 
     def batch(self, idx):
         assert self.seq is not None, "this cache keeps no block 1 frames (cache.py --blocks 1)"
@@ -115,6 +131,31 @@ def block2_embeddings(blk, data, rows=None, batch=128):
 def with_block2(blk, data):
     """The windows' blocks 1+2 embedding with block 2 as `blk` (block 1's from the cache)."""
     return np.concatenate([data.p1, block2_embeddings(blk, data)], 1)
+
+
+def head_columns(x, which):
+    """The columns head `which` ("spk" or "cold") reads: all of a v6 embedding; of a v7 one the
+    speech half (speaker head) or the whole-window half (cold head)."""
+    if not SPEECH_DELTA:
+        return slice(None)
+    half = x.shape[1] // 2
+    return slice(0, half) if which == "spk" else slice(half, None)
+
+
+def fit_columns(fit, cols, dims):
+    """A head fitted on columns `cols` as a layer over all `dims`: zero weights elsewhere (and a
+    neutral standardisation), so the graph and the runtime see one embedding."""
+    if cols == slice(None):
+        return fit
+    _, lin, mu, sd = fit
+    full = nn.Linear(dims, 8)
+    with torch.no_grad():
+        full.weight.zero_()
+        full.weight[:, cols] = lin.weight
+        full.bias.copy_(lin.bias)
+    mu_f, sd_f = np.zeros(dims, np.asarray(mu).dtype), np.ones(dims, np.asarray(sd).dtype)
+    mu_f[cols], sd_f[cols] = mu, sd
+    return fit[0], full, mu_f, sd_f
 
 
 def global_stats(x, rows):
@@ -171,11 +212,16 @@ def fit_frozen(x_frozen, train, a, corpora=None):
         cold_rows = train & ~T.AUGW if cold_aug_weight(a) <= 0 else train
         g = global_stats(x_frozen, cold_rows)
         cold = (x_frozen - g[0]) / g[1]
-        spk = T.fit_logreg(T.speaker_z(x_frozen), spk_rows, T.corpus_weights(spk_rows, names, None, a.aug_weight, a.class_balance), a.C)
+        cs, cc, dims = head_columns(x_frozen, "spk"), head_columns(x_frozen, "cold"), x_frozen.shape[1]
+        spk = T.fit_logreg(T.speaker_z(x_frozen[:, cs]), spk_rows,
+                           T.corpus_weights(spk_rows, names, None, a.aug_weight, a.class_balance), a.C)
+        spk = fit_columns(spk, cs, dims)
         if a.heads == 1:
+            assert cs == slice(None), "a v7 embedding needs two heads"
             return g, Heads(spk[1:])
-        cold_fit = T.fit_logreg(cold, cold_rows, T.corpus_weights(cold_rows, names, None, cold_aug_weight(a), a.class_balance), a.C)
-        return g, Heads(spk[1:], cold_fit[1:])
+        cold_fit = T.fit_logreg(cold[:, cc], cold_rows,
+                                T.corpus_weights(cold_rows, names, None, cold_aug_weight(a), a.class_balance), a.C)
+        return g, Heads(spk[1:], fit_columns(cold_fit, cc, dims)[1:])
     g = global_stats(x_frozen, train)
     cold = (x_frozen - g[0]) / g[1]
     if a.heads == 2:
@@ -281,7 +327,7 @@ def fine_tune(blk, heads, x_frozen, data, train, a):
 def save(path, blk, heads, g, a):
     """An `export.py` checkpoint (`train.py linear`'s keys, `cold` for a second head, `block2`)."""
     cfg = {**vars(a), "variant": "emb", "blocks_list": [1, 2], "block2": "frozen" if blk is None else "fine-tuned",
-           "whisper": WHISPER}
+           "whisper": WHISPER, "speech_delta": SPEECH_DELTA}
     lin, mu, sd = heads.spk
     ck = {"lin": lin.state_dict(), "mu": mu, "sd": sd, "config": cfg,
           "embedding_global": [np.asarray(g[0]).tolist(), np.asarray(g[1]).tolist()]}
@@ -307,7 +353,8 @@ def load_heads(ck, dims):
 def saved_embeddings(ck, data, base_blk):
     """Every window's blocks 1+2 embedding under a saved model (its tuned block 2, if any)."""
     if "block2" not in ck:
-        return np.concatenate([data.p1, data.p2_frozen], 1)
+        return data.frozen()
+    assert data.speech is None, "a tuned block 2 has no speech-pooled embedding (SENTIO_V4_SPEECH=0)"
     blk = copy.deepcopy(base_blk)
     blk.load_state_dict(ck["block2"])
     return with_block2(blk, data)
@@ -399,7 +446,8 @@ def main():
         with open(os.path.join(T.RESULTS, a.out), "w") as f:
             json.dump(res, f, indent=1)
         return
-    x_frozen = np.concatenate([data.p1, data.p2_frozen], 1)
+    x_frozen = data.frozen()
+    assert a.epochs == 0 or data.speech is None, "fine-tuning block 2 needs SENTIO_V4_SPEECH=0 (v6's embedding)"
     if a.final:
         everything = training_side(np.ones(len(data.lens), bool), a)
         head_rows = training_side(np.ones(len(data.lens), bool), a, a.head_corpora)

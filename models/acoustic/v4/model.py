@@ -94,6 +94,25 @@ class StatsHead(nn.Module):
         return self.fc((pooled - self.mu) / self.sd)
 
 
+def speech_mask(x, delta):
+    """[B, T, 80] front-end log10 mel -> [B, ceil(T / 2)] bool: the encoder frames (stride 2) of
+    the window's speech. A mel frame is speech when its power (log10 of the sum of 10^mel) is
+    within `delta` bels of the window's loudest frame's; an encoder frame when either of its two
+    mel frames is (cache.py's `speech_mask`). The loudest frame always is, so no mask is empty."""
+    power = torch.logsumexp(x * np.log(10.0), dim=2) / np.log(10.0)
+    m = (power >= power.amax(dim=1, keepdim=True) - delta).float()
+    return torch.nn.functional.max_pool1d(m[:, None, :], 2, 2, ceil_mode=True)[:, 0] > 0
+
+
+def masked_pool(x, m):
+    """Mean ‖ unbiased std of the frames of x [B, T, d] where m [B, T] (cache.py's `masked_stats`)."""
+    w = m.to(x.dtype)[:, :, None]
+    n = w.sum(1)
+    mean = (x * w).sum(1) / n
+    var = (((x - mean[:, None]) ** 2) * w).sum(1) / (n - 1).clamp_min(1.0)
+    return torch.cat([mean, var.sqrt()], dim=1)
+
+
 class SerSpeakerEmbedding(nn.Module):
     """v5's and v6's graph: Whisper log10-mel window [B, T, 80] (globally z-normalised) and the
     speaker's embedding statistics [E] each -> probabilities [B, 8] and the window's embedding [B, E].
@@ -106,12 +125,17 @@ class SerSpeakerEmbedding(nn.Module):
     With a `cold` head (v6: (nn.Linear, mu, sd, temperature)), a fourth input `speaker_weight`
     [1] — the speaker's share of the statistics, 0 at a cold start — blends the two heads'
     calibrated logits: w * speaker head + (1 - w) * cold head, the cold head reading the
-    embedding z-normalised with the global statistics `e_mean`, `e_std`."""
+    embedding z-normalised with the global statistics `e_mean`, `e_std`.
+
+    v7 (`speech_delta` > 0): the embedding is the blocks' statistics over the window's speech
+    frames (`speech_mask`) followed by the same over the whole window; the speaker head's weights
+    on the second half and the cold head's on the first are zero (finetune.py `fit_columns`)."""
 
     def __init__(self, stem: WhisperStem, lin: nn.Linear, mu, sd, g_mean, g_std, temperature, blocks,
-                 cold=None, e_mean=None, e_std=None):
+                 cold=None, e_mean=None, e_std=None, speech_delta=0.0):
         super().__init__()
         self.stem, self.fc, self.blocks = stem, lin, blocks
+        self.speech_delta = float(speech_delta)
         for k, v in (("mu", mu), ("sd", sd), ("g_mean", g_mean), ("g_std", g_std)):
             self.register_buffer(k, torch.as_tensor(v, dtype=torch.float32))
         self.register_buffer("inv_t", torch.tensor(1.0 / temperature, dtype=torch.float32))
@@ -124,11 +148,14 @@ class SerSpeakerEmbedding(nn.Module):
             self.register_buffer("inv_t_c", torch.tensor(1.0 / t_c, dtype=torch.float32))
 
     def forward(self, features, speaker_mean, speaker_std, speaker_weight=None):
-        x = features * self.g_std + self.g_mean
-        top = x.amax(dim=(1, 2), keepdim=True)
-        x = (torch.maximum(x, top - 8.0) + 4.0) / 4.0
+        mel = features * self.g_std + self.g_mean
+        top = mel.amax(dim=(1, 2), keepdim=True)
+        x = (torch.maximum(mel, top - 8.0) + 4.0) / 4.0
         outs = self.stem(x, return_all=True)
         pooled = torch.cat([t for b in self.blocks for t in (outs[b - 1].mean(1), outs[b - 1].std(1))], dim=1)
+        if self.speech_delta > 0:
+            m = speech_mask(mel, self.speech_delta)
+            pooled = torch.cat([masked_pool(outs[b - 1], m) for b in self.blocks] + [pooled], dim=1)
         z = (pooled - speaker_mean) / speaker_std
         logits = self.fc((z - self.mu) / self.sd) * self.inv_t
         if self.cold:

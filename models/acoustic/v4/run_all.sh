@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# The shipped acoustic models (v6 on Whisper tiny.en, and the Whisper base option) end to end (what
+# The shipped acoustic models (v7 on Whisper tiny.en, and the Whisper base option) end to end (what
 # `cargo xtask train` runs), from the repository root:
 #   bash models/acoustic/v4/run_all.sh PYTHON
 # Rust features of every clip, the frozen-encoder cache (block 1's frames kept for fine-tuning),
 # the issue's probe reproduced as an anchor, the recipe's choices (clip_probe, corpus_probe, the
-# augmented copies' weight per head on clean and noisy validation), the chosen recipe (blocks 1+2
-# statistics pooling; a speaker head on the embedding z-normalised per speaker and a cold-start
-# head on the global statistics, both logistic regressions on RAVDESS actors 1-20; the cold head
-# also on noisy/reverberant copies at weight 0.3) with its LOCO + RAVDESS CV figures and final
-# fit, a temperature per head, speaker seconds, "learn my voice", the robustness curve, `sentio
-# eval` on the LOCO models, the export. SENTIO_V4_RECORD=1 also reruns v4's and v5's experiments and
+# augmented copies' weight per head on clean and noisy validation, pooling over the speech frames),
+# the chosen recipe (v7: blocks 1+2 statistics pooling; a speaker head on the speech frames'
+# statistics z-normalised per speaker and a cold-start head on the whole window's with the global
+# statistics, both logistic regressions on RAVDESS actors 1-20; the cold head also on
+# noisy/reverberant copies at weight 0.3) with its LOCO + RAVDESS CV figures and final fit, a
+# temperature per head, speaker seconds, "learn my voice", the robustness curve, `sentio eval` on
+# the LOCO models, the export. SENTIO_V4_RECORD=1 also reruns v4's, v5's and v6's experiments and
 # the recipes measured and rejected since (speed-perturbed copies, class-balanced weights)
 # (slow; their results are committed).
 set -euo pipefail
@@ -23,20 +24,22 @@ AUG=/tmp/v4-aug/cache
 find "$(cd $DATA && pwd)"/{ravdess,tess,ased,urdu} -name '*.flac' | sort > /tmp/v4-clips.txt
 $CLI features --list /tmp/v4-clips.txt --out /tmp/rust-feat
 cd $HERE
-$PY cache.py --feat /tmp/rust-feat --out $SENTIO_V4_CACHE --blocks 1 --max-block 2 --variants raw
+# --speech-delta: also the v7 speaker head's pooling over each window's speech frames (4.5 bels).
+SD=(--speech-delta 4.5)
+$PY cache.py --feat /tmp/rust-feat --out $SENTIO_V4_CACHE --blocks 1 --max-block 2 --variants raw "${SD[@]}"
 
 # Training copies in real noise, babble and rooms (the even half of the noise files), and the
 # robustness curve's noisy copies (the odd half, and babble; never trained on).
 $PY augment.py --out /tmp/v4-aug
 $CLI features --list /tmp/v4-aug/list.txt --out /tmp/v4-aug/feat
 $PY cache.py --feat /tmp/v4-aug/feat --out $AUG --blocks 1 --max-block 2 --variants raw \
-    --global-meta $SENTIO_V4_CACHE/meta.json
+    --global-meta $SENTIO_V4_CACHE/meta.json "${SD[@]}"
 for snr in 20 10 5 babble10; do
     if [ $snr = babble10 ]; then args=(--snr 10 --babble); else args=(--snr $snr); fi
     $PY noisy.py "${args[@]}" --out /tmp/v4-noisy/$snr
     $CLI features --list /tmp/v4-noisy/$snr/list.txt --out /tmp/v4-noisy/$snr/feat
     $PY cache.py --feat /tmp/v4-noisy/$snr/feat --out /tmp/v4-noisy/$snr/ft-cache --blocks 1 --max-block 2 \
-        --variants raw --global-meta $SENTIO_V4_CACHE/meta.json
+        --variants raw --global-meta $SENTIO_V4_CACHE/meta.json "${SD[@]}"
 done
 label() { echo "$1$([ "$1" = babble10 ] || echo db)"; }
 # Each saved per-split model of DIR on every noisy cache (tiny.en's, or base's with base-cache):
@@ -49,7 +52,9 @@ robustness() {
 }
 
 # The recipe's choices (validation only): the issue's probe as an anchor; whole clips versus
-# windows, blocks, regularisation; which corpora; the augmented copies' weight for each head.
+# windows, blocks, regularisation; which corpora; the augmented copies' weight for each head (on
+# v6's whole-window embedding: SENTIO_V4_SPEECH=0); then pooling over the speech frames (v7).
+export SENTIO_V4_SPEECH=0
 $PY anchor_probe.py
 $PY clip_probe.py
 SENTIO_V4_AUG=$AUG $PY corpus_probe.py --configs all
@@ -65,18 +70,30 @@ done
 $PY finetune.py --splits "" --corpora ravdess,tess,ased --head-corpora ravdess --fit logreg --heads 2 \
     --epochs 3 --lr-block 1e-4 --stats-ema 0.05 --save-dir /tmp/v6-tuned --out v6_tuned_multi_e3_lr1e-4.json
 
-# The shipped recipe: the speaker head on the clean windows, the cold head with the copies at 0.3.
+# Pooling over the speech frames (v7's choice): the threshold on clean validation, then the
+# whole-window and the speech embedding side by side.
+env -u SENTIO_V4_AUG $PY voiced_probe.py --deltas 2,3,4 --out voiced_probe.json
+env -u SENTIO_V4_AUG $PY voiced_probe.py --deltas 4.5,5,6 --variants d4.5,d5,d6 --out voiced_probe_wide.json
+env -u SENTIO_V4_AUG $PY voiced_probe.py --deltas 4.5 --concat d4.5 --variants full+d4.5 --out voiced_probe_concat.json
+
+# The shipped recipe (v7): the speaker head on the speech frames' statistics of the clean windows,
+# the cold head on the whole window's with the copies at 0.3.
 R=("${F[@]}" --aug-weight 0 --aug-weight-cold 0.3)
-export SENTIO_V4_AUG=$AUG
-$PY finetune.py --splits "" "${R[@]}" --save-dir /tmp/v6 --out v6_splits.json
-$PY finetune.py "${R[@]}" --save-dir /tmp/v6 --final
-$PY calibrate.py --saved /tmp/v6 calibration_v6.json
-TS=$($PY -c "import json; d = json.load(open('results/calibration_v6.json')); print(d['spk']['shipped']['temperature'], d['cold']['shipped']['temperature'], sep=',')")
-$PY speaker_time.py --saved /tmp/v6 --temperatures "$TS" --out speaker_time_v6.json
-$PY adapt.py --saved /tmp/v6 --temperatures "$TS" --prior 5 --lams 0.001,0.01,0.03,0.1,0.3,1,3 --out adapt_v6.json
-robustness /tmp/v6 v6
-(cd ../../.. && $PY $HERE/finetune_sentio_eval.py /tmp/v6 $HERE/results/v6_sentio_eval.json "$TS" 5)
-$PY export.py --ckpt /tmp/v6/final.pt --temperature "${TS%,*}" --temperature-cold "${TS#*,}" --prior-seconds 5
+ship() {  # TAG: per-split models, final fit, temperatures, figures; the export when TAG is v7
+    $PY finetune.py --splits "" "${R[@]}" --save-dir /tmp/$1 --out $1_splits.json
+    $PY finetune.py "${R[@]}" --save-dir /tmp/$1 --final
+    $PY calibrate.py --saved /tmp/$1 calibration_$1.json
+    TS=$($PY -c "import json; d = json.load(open('results/calibration_$1.json')); print(d['spk']['shipped']['temperature'], d['cold']['shipped']['temperature'], sep=',')")
+    $PY speaker_time.py --saved /tmp/$1 --temperatures "$TS" --out speaker_time_$1.json
+    $PY adapt.py --saved /tmp/$1 --temperatures "$TS" --prior 5 --lams 0.001,0.01,0.03,0.1,0.3,1,3 --out adapt_$1.json
+    robustness /tmp/$1 $1
+    (cd ../../.. && $PY $HERE/finetune_sentio_eval.py /tmp/$1 $HERE/results/$1_sentio_eval.json "$TS" 5)
+    if [ $1 = v7 ]; then
+        $PY export.py --ckpt /tmp/v7/final.pt --temperature "${TS%,*}" --temperature-cold "${TS#*,}" --prior-seconds 5
+    fi
+}
+export SENTIO_V4_AUG=$AUG SENTIO_V4_SPEECH=1
+ship v7
 
 # Whisper base, the larger option (models/acoustic/base/; the plugin's "Model Encoder", the CLI's
 # --emotion-model base): the same windows through base's conv stem and blocks 1+2 (d 512), the
@@ -115,6 +132,9 @@ done
 )
 
 if [ "${SENTIO_V4_RECORD:-0}" = 1 ]; then
+    # v6, the previous shipped model (the whole window's statistics for both heads).
+    export SENTIO_V4_CACHE=/tmp/v4-ft-cache SENTIO_V4_AUG=$AUG SENTIO_V4_SPEECH=0
+    ship v6
     # v4 and v5 (their results are committed; their figures are in the model card).
     unset SENTIO_V4_AUG
     $PY cache.py --feat /tmp/rust-feat --out /tmp/v4-cache
