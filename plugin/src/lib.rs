@@ -118,21 +118,9 @@ impl Sentio {
                 adaptation: p.adaptation.read().ok().and_then(|a| a.clone()),
             };
             Box::new(move || {
-                // A correction learnt for another model is dropped, not a reason to stop.
-                match OnnxEmotionModel::load(&options) {
-                    Err(e) if options.adaptation.is_some() => {
-                        let plain = ModelOptions {
-                            adaptation: None,
-                            ..options
-                        };
-                        OnnxEmotionModel::load(&plain).map(|mut m| {
-                            m.add_note(&format!("your learnt voice is not applied: {e}"));
-                            m
-                        })
-                    }
-                    loaded => loaded,
-                }
-                .map(|m| Box::new(m) as Box<dyn EmotionModel>)
+                // A learnt voice or calibration saved for another model is dropped with a
+                // note, not a reason to stop.
+                OnnxEmotionModel::load_saved(&options).map(|m| Box::new(m) as Box<dyn EmotionModel>)
             }) as worker::ModelLoader
         });
         let (settings, store) = (p.clone(), p.calibration.clone());

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use sentio::analysis::Analyzer;
 use sentio::dsp::FrontEnd;
+use sentio::emotion::normalize::Calibration;
 use sentio::emotion::onnx_model::{ModelOptions, OnnxEmotionModel};
 use sentio::emotion::runtime::{AcousticModel, Device};
 use sentio::emotion::{EmotionModel, ExecutionBackend};
@@ -310,6 +311,45 @@ fn cuda_requests_fall_back_to_cpu_and_say_so() {
     // and the status must explain why.
     assert_eq!(model.backend(), ExecutionBackend::Cpu);
     assert!(model.note().contains("CUDA requested"), "{}", model.note());
+}
+
+#[test]
+fn a_saved_calibration_for_another_model_is_dropped_with_a_note() {
+    let path = acoustic().join("sentio-ser.onnx");
+    let dims = load(&path).embedding_stats().unwrap().mean.len();
+    let options = |n: usize| ModelOptions {
+        // 5 s of a speaker's statistics, as "Calibrate to my voice" saves them with a project.
+        calibration: Some(Calibration {
+            mean: vec![0.0; n],
+            std: vec![1.0; n],
+            frames: 500,
+        }),
+        ..ModelOptions::default()
+    };
+    // Recorded for a model with another embedding (v6 read half as many values as v7).
+    let stale = options(dims / 2);
+    let err = OnnxEmotionModel::load_from(&path, &stale).err().unwrap();
+    assert!(err.contains("calibrate again"), "{err}");
+    // What the plugin loads: the model without it, saying why.
+    let model = OnnxEmotionModel::load_from_saved(&path, &stale).unwrap();
+    assert!(
+        model
+            .note()
+            .contains("your voice calibration is not applied: calibration has"),
+        "{}",
+        model.note()
+    );
+    assert_eq!(model.embedding_stats().unwrap().frames, 0, "a cold start");
+
+    // One that fits is kept, without a note.
+    let model = OnnxEmotionModel::load_from_saved(&path, &options(dims)).unwrap();
+    assert!(!model.note().contains("not applied"), "{}", model.note());
+    assert_eq!(model.embedding_stats().unwrap().frames, 500);
+
+    // A model that cannot load fails with its own error, whatever was saved.
+    let missing = OnnxEmotionModel::load_from_saved(&acoustic().join("nope.onnx"), &stale);
+    let err = missing.err().unwrap();
+    assert!(err.contains("cannot read model description"), "{err}");
 }
 
 #[test]

@@ -128,6 +128,49 @@ impl OnnxEmotionModel {
         Self::load_from(&find_model_for(options.acoustic)?, options)
     }
 
+    /// [`Self::load`] with the state a project saved: a learnt voice or a voice calibration
+    /// recorded for another model (an earlier model version, the other encoder) is dropped with
+    /// a note, rather than keeping the emotion outputs off until the user redoes it.
+    pub fn load_saved(options: &ModelOptions) -> Result<Self, String> {
+        Self::load_from_saved(&find_model_for(options.acoustic)?, options)
+    }
+
+    /// [`Self::load_saved`] from a given file.
+    pub fn load_from_saved(path: &Path, options: &ModelOptions) -> Result<Self, String> {
+        let err = match Self::load_from(path, options) {
+            Ok(model) => return Ok(model),
+            Err(e) => e,
+        };
+        // Drop as little as works: the learnt voice, else the calibration, else both. A model
+        // that fails for another reason (a missing file) fails each time and reports the first.
+        for (drop_adaptation, drop_calibration) in [(true, false), (false, true), (true, true)] {
+            if (drop_adaptation && options.adaptation.is_none())
+                || (drop_calibration && options.calibration.is_none())
+            {
+                continue;
+            }
+            let mut fallback = options.clone();
+            let mut dropped = Vec::new();
+            if drop_adaptation {
+                fallback.adaptation = None;
+                dropped.push("your learnt voice");
+            }
+            if drop_calibration {
+                fallback.calibration = None;
+                dropped.push("your voice calibration");
+            }
+            if let Ok(mut model) = Self::load_from(path, &fallback) {
+                let verb = if dropped.len() > 1 { "are" } else { "is" };
+                model.add_note(&format!(
+                    "{} {verb} not applied: {err}",
+                    dropped.join(" and ")
+                ));
+                return Ok(model);
+            }
+        }
+        Err(err)
+    }
+
     pub fn load_from(path: &Path, options: &ModelOptions) -> Result<Self, String> {
         let sidecar = Sidecar::load(&sidecar_path(path))?;
         let (session, backend, note) = session(path, options.device)?;
