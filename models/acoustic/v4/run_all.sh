@@ -133,7 +133,16 @@ done
 
 if [ "${SENTIO_V4_RECORD:-0}" = 1 ]; then
     # v6, the previous shipped model (the whole window's statistics for both heads).
-    export SENTIO_V4_CACHE=/tmp/v4-ft-cache SENTIO_V4_AUG=$AUG SENTIO_V4_SPEECH=0
+    # v6's other choices re-checked on v7's embedding (the model card's item 9).
+    export SENTIO_V4_CACHE=/tmp/v4-ft-cache SENTIO_V4_AUG=$AUG SENTIO_V4_SPEECH=1
+    $PY finetune.py --splits "" "${F[@]}" --aug-weight 0.3 --aug-weight-cold 0.3 --save-dir /tmp/v7_spkaug0.3 \
+        --out v7_spkaug0.3_splits.json
+    robustness /tmp/v7_spkaug0.3 v7_spkaug0.3 "10 babble10"
+    for c in 0.3 3; do
+        $PY finetune.py --splits "" "${R[@]}" --C $c --save-dir /tmp/v7_C$c --out v7_C${c}_splits.json
+        robustness /tmp/v7_C$c v7_C$c "10 babble10"
+    done
+    export SENTIO_V4_SPEECH=0
     ship v6
     # v4 and v5 (their results are committed; their figures are in the model card).
     unset SENTIO_V4_AUG
