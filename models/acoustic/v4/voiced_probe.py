@@ -57,12 +57,9 @@ def mel_masks(feat_dir, deltas):
 
 
 def pooled_masked(x, valid, mask):
-    m = (valid & mask)
-    m = torch.where(m.any(1, keepdim=True), m, valid)[:, :, None].float()
-    n = m.sum(1)
-    mean = (x * m).sum(1) / n
-    var = (((x - mean[:, None]) ** 2) * m).sum(1) / n
-    return torch.cat([mean, var.clamp_min(0).sqrt()], 1)
+    """finetune.py's pooling over the valid frames `mask` keeps (all valid ones if it keeps none)."""
+    m = valid & mask
+    return FT.pooled(x, torch.where(m.any(1, keepdim=True), m, valid))
 
 
 def embeddings(data, masks, batch=128):

@@ -137,73 +137,71 @@ impl OnnxEmotionModel {
 
     /// [`Self::load_saved`] from a given file.
     pub fn load_from_saved(path: &Path, options: &ModelOptions) -> Result<Self, String> {
-        let err = match Self::load_from(path, options) {
-            Ok(model) => return Ok(model),
-            Err(e) => e,
-        };
-        // Drop as little as works: the learnt voice, else the calibration, else both. A model
-        // that fails for another reason (a missing file) fails each time and reports the first.
-        for (drop_adaptation, drop_calibration) in [(true, false), (false, true), (true, true)] {
-            if (drop_adaptation && options.adaptation.is_none())
-                || (drop_calibration && options.calibration.is_none())
-            {
-                continue;
-            }
-            let mut fallback = options.clone();
-            let mut dropped = Vec::new();
-            if drop_adaptation {
-                fallback.adaptation = None;
-                dropped.push("your learnt voice");
-            }
-            if drop_calibration {
-                fallback.calibration = None;
-                dropped.push("your voice calibration");
-            }
-            if let Ok(mut model) = Self::load_from(path, &fallback) {
-                let verb = if dropped.len() > 1 { "are" } else { "is" };
-                model.add_note(&format!(
-                    "{} {verb} not applied: {err}",
-                    dropped.join(" and ")
-                ));
-                return Ok(model);
+        let mut model = Self::open(path, options)?;
+        let mut dropped = Vec::new();
+        if let Some(a) = &options.adaptation {
+            if let Err(e) = model.adopt(a) {
+                dropped.push(format!("your learnt voice is not applied: {e}"));
             }
         }
-        Err(err)
+        if let Err(e) = model.set_calibration(model.saved_calibration(options)) {
+            dropped.push(format!("your voice calibration is not applied: {e}"));
+        }
+        for note in dropped {
+            model.add_note(&note);
+        }
+        Ok(model)
     }
 
+    /// The model with the project's learnt voice and calibration, refusing either if it was
+    /// recorded for another model.
     pub fn load_from(path: &Path, options: &ModelOptions) -> Result<Self, String> {
+        let mut model = Self::open(path, options)?;
+        if let Some(a) = &options.adaptation {
+            model.adopt(a)?;
+        }
+        model.set_calibration(model.saved_calibration(options))?;
+        Ok(model)
+    }
+
+    /// Takes a learnt correction that was fitted on this model.
+    fn adopt(&mut self, a: &Adaptation) -> Result<(), String> {
+        a.check(&self.sidecar.fingerprint())?;
+        let head = self
+            .sidecar
+            .embedding
+            .as_ref()
+            .map_or(0, |e| e.head_mean.len());
+        if !a.weight.is_empty() && a.weight.len() != head * N_CLASSES {
+            return Err(
+                "the adaptation's layer does not fit this model: run `sentio adapt` again".into(),
+            );
+        }
+        self.adaptation = Some(a.clone());
+        Ok(())
+    }
+
+    /// The calibration to use: the one given, else the one the adopted correction carries.
+    fn saved_calibration(&self, options: &ModelOptions) -> Option<Calibration> {
+        options
+            .calibration
+            .clone()
+            .or_else(|| self.adaptation.as_ref().and_then(|a| a.calibration.clone()))
+    }
+
+    /// The model and its session, with no learnt voice and no calibration yet.
+    fn open(path: &Path, options: &ModelOptions) -> Result<Self, String> {
         let sidecar = Sidecar::load(&sidecar_path(path))?;
         let (session, backend, note) = session(path, options.device)?;
         let width = sidecar.width();
-        let mut normalizer = SpeakerNormalizer::new(
+        let normalizer = SpeakerNormalizer::new(
             sidecar.normalization.global_mean.clone(),
             sidecar.normalization.global_std.clone(),
             sidecar.normalization.mode == "speaker",
         );
-        let mut embedding = sidecar.embedding.as_ref().map(EmbeddingNormalizer::new);
-        if let Some(a) = &options.adaptation {
-            a.check(&sidecar.fingerprint())?;
-            let head = sidecar.embedding.as_ref().map_or(0, |e| e.head_mean.len());
-            if !a.weight.is_empty() && a.weight.len() != head * N_CLASSES {
-                return Err(
-                    "the adaptation's layer does not fit this model: run `sentio adapt` again"
-                        .into(),
-                );
-            }
-        }
-        let calibration = options.calibration.clone().or_else(|| {
-            options
-                .adaptation
-                .as_ref()
-                .and_then(|a| a.calibration.clone())
-        });
-        // The calibration belongs to the embedding for models that have one, else to the frames.
-        match &mut embedding {
-            Some(e) => e.set_calibration(calibration)?,
-            None => normalizer.set_calibration(calibration)?,
-        }
+        let embedding = sidecar.embedding.as_ref().map(EmbeddingNormalizer::new);
         Ok(Self {
-            adaptation: options.adaptation.clone(),
+            adaptation: None,
             head_input: Vec::with_capacity(embedding.as_ref().map_or(0, |e| e.dims())),
             unadapted: [0.0; N_CLASSES],
             take: None,
