@@ -99,18 +99,30 @@ ship v7
 # --emotion-model base): the same windows through base's conv stem and blocks 1+2 (d 512), the
 # copies' weight per head chosen by tiny.en's rule (the mean of clean and noisy selection: 0.3 for
 # both heads), then the same steps. Every finetune.py and export.py below follows the cache's Whisper.
+# The caches also pool over the speech frames (v7's speaker head), measured on base and not adopted
+# (level by the rule): the option ships v6's recipe, so its steps run with SENTIO_V4_SPEECH=0.
 BASE=/tmp/v4-base-cache BAUG=/tmp/v4-aug/base-cache
-G=(--blocks "" --max-block 2 --variants raw --whisper base)
+G=(--blocks "" --max-block 2 --variants raw --whisper base "${SD[@]}")
 # The clean cache keeps blocks 1-4 for the probe of which blocks (base_probe.py); the option uses 1+2.
 $PY cache.py --feat /tmp/rust-feat --out $BASE "${G[@]}" --max-block 4
-env -u SENTIO_V4_AUG $PY base_probe.py --base-cache $BASE
+SENTIO_V4_SPEECH=0 env -u SENTIO_V4_AUG $PY base_probe.py --base-cache $BASE
 $PY cache.py --feat /tmp/v4-aug/feat --out $BAUG "${G[@]}" --global-meta $SENTIO_V4_CACHE/meta.json
 for snr in 20 10 5 babble10; do
     $PY cache.py --feat /tmp/v4-noisy/$snr/feat --out /tmp/v4-noisy/$snr/base-cache "${G[@]}" \
         --global-meta $SENTIO_V4_CACHE/meta.json
 done
 (
-    export SENTIO_V4_CACHE=$BASE
+    # v7's speaker head on base: the speech frames' statistics, without and with the copies (the
+    # model card's base section).
+    export SENTIO_V4_CACHE=$BASE SENTIO_V4_AUG=$BAUG SENTIO_V4_SPEECH=1
+    for w in 0 0.3; do
+        tag=v7_base$([ $w = 0 ] || echo _spkaug$w)
+        $PY finetune.py --splits "" "${F[@]}" --aug-weight $w --aug-weight-cold 0.3 --save-dir /tmp/$tag --out ${tag}_splits.json
+        robustness /tmp/$tag $tag "10 babble10" base-cache
+    done
+)
+(
+    export SENTIO_V4_CACHE=$BASE SENTIO_V4_SPEECH=0
     env -u SENTIO_V4_AUG $PY finetune.py --splits "" "${F[@]}" --save-dir /tmp/v6b-noaug --out v6_base_noaug_splits.json
     robustness /tmp/v6b-noaug v6_base_noaug "10 babble10" base-cache
     for w in 0.3 1; do
