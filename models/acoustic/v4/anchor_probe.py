@@ -106,6 +106,10 @@ def main():
             train = (corpus == "ravdess") & ~test
             clf = logreg(feats[train], y[train], np.arange(8))
             r[f"ravdess_fold{k}"] = ua(y[test], clf(feats[test]), range(8))
+            # RAVDESS's odd actors are men, its even ones women.
+            for sex, odd in (("men", 1), ("women", 0)):
+                t = test & (actor % 2 == odd)
+                r[f"ravdess_fold{k}_{sex}"] = ua(y[t], clf(feats[t]), range(8))
         train = corpus == "ravdess"
         clf = logreg(feats[train], y[train], np.arange(8))
         for held in ("tess", "ased", "urdu"):
@@ -113,6 +117,8 @@ def main():
             cls = np.unique(y[test])
             r[held] = ua(y[test], clf(feats[test], cls), cls)
         r["ravdess_cv_mean"] = float(np.mean([r[f"ravdess_fold{k}"] for k in range(5)]))
+        for sex in ("men", "women"):
+            r[f"ravdess_cv_{sex}"] = float(np.mean([r[f"ravdess_fold{k}_{sex}"] for k in range(5)]))
         r["cross_corpus_mean"] = float(np.mean([r[h] for h in ("tess", "ased", "urdu")]))
         res[norm] = r
         print(norm, json.dumps(r), flush=True)

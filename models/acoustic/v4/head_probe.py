@@ -19,7 +19,9 @@ Speaker head (the speech frames' statistics z-normalised per speaker, clean wind
   towards a scaled identity; l = 1 is the nearest class mean), its probabilities put on the
   logistic regression's scale (the training windows' logit spread);
 - `blend<l>`: the logistic regression's and `lda<l>`'s probabilities averaged.
-Scored as every recipe here: clip UA on LOCO and the RAVDESS CV, RAVDESS-only training.
+Scored as every recipe here: clip UA on LOCO and the RAVDESS CV, RAVDESS-only training; the
+RAVDESS CV also for its men and its women apart (`--variants cold,spk --out head_probe_by_sex.json`
+gives the shipped heads').
 """
 import argparse
 import json
@@ -105,7 +107,7 @@ def main():
     for v in a.variants.split(","):
         kind = v.rstrip("0123456789.")
         value = float(v[len(kind):]) if v != kind else 0.0
-        per = {}
+        per, by_sex = {}, {}
         for name, train, test, classes in T.splits():
             if v == "cold":
                 p = base_cold[name] = fit_cold(whole, train)
@@ -118,10 +120,17 @@ def main():
             else:
                 p = fit_spk(zspk, train, kind, value)
             per[name] = T.clip_ua(p[test], test, classes)[0]
+            if name.startswith("ravdess"):
+                # RAVDESS's odd actors are men, its even ones women.
+                for sex, odd in (("men", 1), ("women", 0)):
+                    t = test & (T.ACTOR % 2 == odd)
+                    by_sex.setdefault(sex, []).append(T.clip_ua(p[t], t, classes)[0])
         s = T.score(per)
-        res[v] = {"head": HEAD.get(kind, v), "per_split": per, **s}
+        res[v] = {"head": HEAD.get(kind, v), "per_split": per, **s,
+                  "ravdess_cv_by_sex": {k: float(np.mean(x)) for k, x in by_sex.items()}}
         print(f"== {v}: selection {s['selection']:.3f} (LOCO {s['loco_mean']:.3f}, RAV {s['ravdess_cv_mean']:.3f}) "
-              + " ".join(f"{n.replace('ravdess_fold', 'f')}={x:.3f}" for n, x in per.items()),
+              + " ".join(f"{n.replace('ravdess_fold', 'f')}={x:.3f}" for n, x in per.items())
+              + " RAVDESS " + " ".join(f"{k} {np.mean(x):.3f}" for k, x in by_sex.items()),
               f"({time.time() - t0:.0f} s)", flush=True)
         with open(os.path.join(T.RESULTS, a.out), "w") as f:
             json.dump(res, f, indent=1)
