@@ -20,8 +20,7 @@ Speaker head (the speech frames' statistics z-normalised per speaker, clean wind
   logistic regression's scale (the training windows' logit spread);
 - `blend<l>`: the logistic regression's and `lda<l>`'s probabilities averaged.
 Scored as every recipe here: clip UA on LOCO and the RAVDESS CV, RAVDESS-only training; the
-RAVDESS CV also for its men and its women apart (`--variants cold,spk --out head_probe_by_sex.json`
-gives the shipped heads').
+RAVDESS CV also for its men and its women apart ("cold" and "spk" are the shipped heads).
 """
 import argparse
 import json
