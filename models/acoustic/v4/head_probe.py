@@ -30,6 +30,7 @@ import time
 import numpy as np
 import torch
 
+import finetune as FT
 import train as T
 
 HEAD = {"nap": "cold", "napall": "cold", "ens": "cold", "C": "spk", "lda": "spk", "blend": "spk"}
@@ -52,13 +53,15 @@ def nap_basis(z, rows, k):
 
 
 def fit_cold(x, train, nap=0, nap_corpora=("ravdess",)):
+    """The cold head as shipped (RAVDESS, global statistics, copies at 0.3): (probabilities of
+    every window, the globally normalised embedding it read)."""
     rows = train & (T.CORPUS == "ravdess")
-    g = x[rows].mean(0), x[rows].std(0) + 1e-5
+    g = FT.global_stats(x, rows)
     z = (x - g[0]) / g[1]
     if nap:
         u = nap_basis(z, train & np.isin(T.CORPUS, nap_corpora), nap)
         z = z - (z @ u) @ u.T
-    return T.fit_logreg(z, rows, T.corpus_weights(rows, ["ravdess"], None, 0.3, False), 1.0)[0]
+    return T.fit_logreg(z, rows, T.corpus_weights(rows, ["ravdess"], None, 0.3, False), 1.0)[0], z
 
 
 def lda_logits(z, rows, shrink):
@@ -109,13 +112,15 @@ def main():
         per, by_sex = {}, {}
         for name, train, test, classes in T.splits():
             if v == "cold":
-                p = base_cold[name] = fit_cold(whole, train)
+                p = base_cold[name] = fit_cold(whole, train)[0]
             elif v == "spk":
                 p = fit_spk(zspk, train, "C", 1.0)
             elif kind in ("nap", "napall"):
-                p = fit_cold(whole, train, int(value), ("ravdess", "tess", "ased") if kind == "napall" else ("ravdess",))
+                corpora = ("ravdess", "tess", "ased") if kind == "napall" else ("ravdess",)
+                p = fit_cold(whole, train, int(value), corpora)[0]
             elif kind == "ens":
-                p = 0.5 * ((base_cold.get(name) if name in base_cold else fit_cold(whole, train)) + fit_cold(speech, train))
+                shipped = base_cold[name] if name in base_cold else fit_cold(whole, train)[0]
+                p = 0.5 * (shipped + fit_cold(speech, train)[0])
             else:
                 p = fit_spk(zspk, train, kind, value)
             per[name] = T.clip_ua(p[test], test, classes)[0]

@@ -13,10 +13,9 @@ import os
 
 import numpy as np
 
+import data as D
 import head_probe as H
 import train as T
-
-NAMES = ["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"]
 
 
 def main():
@@ -27,11 +26,9 @@ def main():
     _, train, test, classes = next(s for s in T.splits() if s[0] == "loco_tess")
     rows = train & (T.CORPUS == "ravdess")
     cls = np.array(classes)
-    res = {"classes": [NAMES[k] for k in classes]}
+    res = {"classes": [D.CLASSES[k] for k in classes]}
     for tag, x in (("whole_window", whole), ("speech_frames", speech)):
-        g = x[rows].mean(0), x[rows].std(0) + 1e-5
-        z = (x - g[0]) / g[1]
-        p = H.fit_cold(x, train)
+        p, z = H.fit_cold(x, train)
         by_clip = {}
         for i in np.where(test)[0]:
             by_clip.setdefault(T.WCLIP[i], []).append(p[i])
