@@ -1,5 +1,5 @@
 //! `sentio adapt CLIPS_DIR --out adaptation.json`: learn one person's voice from a few labelled
-//! clips (`CLIPS_DIR/<class>/*.wav|flac|mp3`; the folder names are the classes).
+//! clips (`CLIPS_DIR/<class>/*.wav|flac|mp3`; the folder names are the classes, or synonyms such as `fear`).
 //!
 //! Two passes, as `sentio eval` with a speaker column: the clips' windows give the person's
 //! statistics (the model's embedding statistics, or its input frames' for older models), which
@@ -15,7 +15,7 @@ use super::eval::Clip;
 use super::ModelArgs;
 use crate::emotion::adaptation::{Adaptation, Example, DEFAULT_PENALTY};
 use crate::emotion::normalize::{Calibration, MIN_CALIBRATION_FRAMES};
-use crate::emotion::{EmotionModel, CLASSES, N_CLASSES};
+use crate::emotion::{class_index, EmotionModel, CLASSES, N_CLASSES};
 
 #[derive(clap::Args)]
 pub struct AdaptArgs {
@@ -52,9 +52,9 @@ fn labelled_clips(dir: &Path) -> Result<Vec<(usize, PathBuf)>> {
         if name.starts_with('.') {
             continue;
         }
-        let Some(class) = CLASSES.iter().position(|c| c.eq_ignore_ascii_case(&name)) else {
+        let Some(class) = class_index(&name) else {
             bail!(
-                "{}: folder {name:?} is not a class (expected one of {})",
+                "{}: folder {name:?} is not a class (expected one of {}, or a synonym such as fear or surprise)",
                 dir.display(),
                 CLASSES.join(", ")
             );

@@ -17,12 +17,13 @@ use super::ModelArgs;
 use crate::analysis::Analyzer;
 use crate::emotion::normalize::Calibration;
 use crate::emotion::onnx_model::OnnxEmotionModel;
-use crate::emotion::{CLASSES, N_CLASSES};
+use crate::emotion::{class_index, CLASSES, N_CLASSES};
 
 #[derive(clap::Args)]
 pub struct EvalArgs {
     /// CSV with a header `path,label` (more columns allowed; a `speaker` column groups files for
-    /// speaker normalisation). Paths are relative to the CSV's folder.
+    /// speaker normalisation). Paths are relative to the CSV's folder; labels are class names or
+    /// common synonyms (fear, surprise, happiness, joy, sadness, anger, disgusted).
     #[arg(long)]
     pub manifest: PathBuf,
     /// Decide among all 8 classes even when the manifest uses fewer.
@@ -67,57 +68,73 @@ struct Item {
     speaker: Option<String>,
 }
 
+/// Reads the manifest with the csv crate, so what spreadsheets and pandas write works: quoted
+/// fields (a comma inside a path), CRLF line ends, a UTF-8 byte-order mark, blank lines.
 fn read_manifest(path: &Path) -> Result<Vec<Item>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let base = path.parent().unwrap_or(Path::new("."));
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let (_, header) = lines
-        .next()
-        .with_context(|| format!("{}: empty manifest", path.display()))?;
-    let cols: Vec<String> = header.split(',').map(|c| c.trim().to_lowercase()).collect();
-    let col = |name: &str| cols.iter().position(|c| c == name);
+    let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_slice());
+    // The file's line number of a record (csv counts no blank lines, and a record's position is
+    // where the reader started looking for it, before any blank lines).
+    let line_at = |byte: u64| {
+        let mut start = byte as usize;
+        while text.get(start).is_some_and(|b| matches!(b, b'\n' | b'\r')) {
+            start += 1;
+        }
+        1 + text[..start].iter().filter(|&&b| b == b'\n').count()
+    };
+    let header = reader
+        .headers()
+        .with_context(|| format!("{}: cannot read the header", path.display()))?
+        .clone();
+    if header.iter().all(str::is_empty) {
+        bail!("{}: empty manifest", path.display());
+    }
+    let col = |name: &str| header.iter().position(|c| c.eq_ignore_ascii_case(name));
     let (Some(pi), Some(li)) = (col("path"), col("label")) else {
         bail!(
-            "{}: the header must name the columns `path` and `label`, got {header:?}",
-            path.display()
+            "{}: the header must name the columns `path` and `label`, got {:?}",
+            path.display(),
+            header.iter().collect::<Vec<_>>().join(",")
         );
     };
     let si = col("speaker");
+    let base = path.parent().unwrap_or(Path::new("."));
     let mut items = Vec::new();
-    for (i, line) in lines {
-        let row = i + 1;
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        if fields.len() != cols.len() {
+    for record in reader.records() {
+        let record = record.with_context(|| format!("{}: malformed CSV", path.display()))?;
+        let row = record.position().map_or(0, |p| line_at(p.byte()));
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        if record.len() != header.len() {
             bail!(
-                "{} row {row}: expected {} fields, got {}: {line:?}",
+                "{} row {row}: expected {} fields, got {}: {:?}",
                 path.display(),
-                cols.len(),
-                fields.len()
+                header.len(),
+                record.len(),
+                record.iter().collect::<Vec<_>>().join(",")
             );
         }
-        let label = CLASSES
-            .iter()
-            .position(|c| c.eq_ignore_ascii_case(fields[li]))
-            .with_context(|| {
-                format!(
-                    "{} row {row}: unknown label {:?} (expected one of {})",
-                    path.display(),
-                    fields[li],
-                    CLASSES.join(", ")
-                )
-            })?;
-        if fields[pi].is_empty() {
+        let label = class_index(&record[li]).with_context(|| {
+            format!(
+                "{} row {row}: unknown label {:?} (expected one of {}, or a synonym such as fear \
+                 or surprise; leave out rows of classes the model does not have)",
+                path.display(),
+                &record[li],
+                CLASSES.join(", ")
+            )
+        })?;
+        if record[pi].is_empty() {
             bail!("{} row {row}: empty path", path.display());
         }
         items.push(Item {
             row,
-            path: base.join(fields[pi]),
+            path: base.join(&record[pi]),
             label,
-            speaker: si.map(|s| fields[s].to_string()),
+            speaker: si.map(|s| record[s].to_string()),
         });
     }
     if items.is_empty() {
@@ -437,10 +454,13 @@ mod tests {
         assert_eq!(ok[0].label, 2);
         assert_eq!(ok[1].row, 4);
         assert_eq!(ok[1].path, dir.join("b.wav"));
-        let err = read_manifest(&write("bad.csv", "path,label\na.wav,joy\n"))
+        let err = read_manifest(&write("bad.csv", "path,label\na.wav,boredom\n"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("row 2") && err.contains("\"joy\""), "{err}");
+        assert!(
+            err.contains("row 2") && err.contains("\"boredom\""),
+            "{err}"
+        );
         let err = read_manifest(&write("short.csv", "path,label\na.wav\n"))
             .unwrap_err()
             .to_string();
@@ -449,5 +469,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("`path` and `label`"), "{err}");
+        let err = read_manifest(&write("empty.csv", ""))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("empty manifest"), "{err}");
+    }
+
+    #[test]
+    fn manifests_as_spreadsheets_and_pandas_write_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("m.csv");
+        // A byte-order mark, CRLF, quoted fields (a comma in a path, a quoted label), an index
+        // column, corpus label names, a blank line.
+        std::fs::write(
+            &p,
+            "\u{feff}Path,Label,Speaker,Text\r\n\"a, b.wav\",\"Fear\",03,\"Kids are talking, by the door\"\r\n\r\nc.wav, Surprise ,03,x\r\nd.wav,anger,08,y\r\n",
+        )
+        .unwrap();
+        let items = read_manifest(&p).unwrap();
+        assert_eq!(items.len(), 3);
+        assert_eq!(items[0].path, tmp.path().join("a, b.wav"));
+        assert_eq!(
+            items.iter().map(|i| CLASSES[i.label]).collect::<Vec<_>>(),
+            ["fearful", "surprised", "angry"]
+        );
+        assert_eq!(items[0].speaker.as_deref(), Some("03"));
+        assert_eq!(items[2].row, 5);
     }
 }

@@ -31,6 +31,40 @@ pub const CLASSES: [&str; 8] = [
 ];
 pub const N_CLASSES: usize = CLASSES.len();
 
+/// Other names emotional-speech corpora give the classes (EmoDB, EMOVO, SAVEE, CREMA-D, IEMOCAP,
+/// TESS's "pleasant surprise"), so a researcher's manifest or class folders need no renaming.
+const CLASS_SYNONYMS: [(&str, usize); 14] = [
+    ("neu", 0),
+    ("happiness", 2),
+    ("joy", 2),
+    ("hap", 2),
+    ("sadness", 3),
+    ("anger", 4),
+    ("ang", 4),
+    ("fear", 5),
+    ("disgusted", 6),
+    ("surprise", 7),
+    ("pleasant surprise", 7),
+    ("pleasant_surprise", 7),
+    ("pleasant_surprised", 7),
+    ("ps", 7),
+];
+
+/// The class a label names: one of `CLASSES` or a common synonym, ignoring case and surrounding
+/// space. Labels the model has no class for (e.g. EmoDB's "boredom") give `None`.
+pub fn class_index(label: &str) -> Option<usize> {
+    let label = label.trim();
+    CLASSES
+        .iter()
+        .position(|c| c.eq_ignore_ascii_case(label))
+        .or_else(|| {
+            CLASS_SYNONYMS
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(label))
+                .map(|&(_, class)| class)
+        })
+}
+
 /// Where a model runs; reported in the status so users see when a GPU request fell back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExecutionBackend {
@@ -82,4 +116,30 @@ pub trait EmotionModel: Send {
     fn forget_adaptation(&mut self) {}
     /// Forget buffered frames (a new stream starts).
     fn reset(&mut self);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_name_classes_by_their_names_and_corpus_synonyms() {
+        for (i, c) in CLASSES.iter().enumerate() {
+            assert_eq!(class_index(c), Some(i));
+            assert_eq!(class_index(&format!(" {} ", c.to_uppercase())), Some(i));
+        }
+        let named = |s| class_index(s).map(|i| CLASSES[i]);
+        assert_eq!(named("Fear"), Some("fearful"));
+        assert_eq!(named("surprise"), Some("surprised"));
+        assert_eq!(named("ps"), Some("surprised"));
+        assert_eq!(named("Happiness"), Some("happy"));
+        assert_eq!(named("joy"), Some("happy"));
+        assert_eq!(named("sadness"), Some("sad"));
+        assert_eq!(named("anger"), Some("angry"));
+        assert_eq!(named("disgusted"), Some("disgust"));
+        // A class the model does not have is not quietly mapped to one it has.
+        assert_eq!(named("boredom"), None);
+        assert_eq!(named("contempt"), None);
+        assert_eq!(named(""), None);
+    }
 }
