@@ -94,6 +94,7 @@ def main():
     y = np.array([c.label for c in clips])
     spk = np.array([c.speaker for c in clips])
     actor = np.array([int(s.split(":")[1]) if s.startswith("ravdess:") else 0 for s in spk])
+    man = np.array([D.is_man(c) for c in clips])
     xs = np.empty_like(x)
     for s in np.unique(spk):
         i = spk == s
@@ -116,6 +117,10 @@ def main():
             test = corpus == held
             cls = np.unique(y[test])
             r[held] = ua(y[test], clf(feats[test], cls), cls)
+            for sex, m in (("men", True), ("women", False)):
+                t = test & (man == m)
+                if t.any():  # TESS is two women
+                    r[f"{held}_{sex}"] = ua(y[t], clf(feats[t], cls), cls)
         r["ravdess_cv_mean"] = float(np.mean([r[f"ravdess_fold{k}"] for k in range(5)]))
         for sex in ("men", "women"):
             r[f"ravdess_cv_{sex}"] = float(np.mean([r[f"ravdess_fold{k}_{sex}"] for k in range(5)]))

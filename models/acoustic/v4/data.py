@@ -45,6 +45,20 @@ def clips() -> list[Clip]:
     return out
 
 
+def is_man(c: Clip) -> bool:
+    """The speaker's sex, by each corpus's own convention (../shared/data/README.md): RAVDESS's
+    odd actors are men; TESS is two women; ASED's file names carry it (01 f, 02 m; 5 of its 2,474
+    files carry the other code than the rest of their speaker's, and the file's is used); URDU's
+    speaker codes start SM or SF."""
+    if c.corpus == "ravdess":
+        return int(c.speaker.split(":")[1]) % 2 == 1
+    if c.corpus == "tess":
+        return False
+    if c.corpus == "ased":
+        return c.stem.split("-")[3] == "02"
+    return c.speaker.split(":")[1].startswith("SM")
+
+
 def corpus_classes(cl: list[Clip]) -> dict[str, list[int]]:
     present: dict[str, set] = {}
     for c in cl:

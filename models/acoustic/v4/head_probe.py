@@ -11,7 +11,11 @@ shipped), two ways to make it ignore who is speaking and through what:
   mean embeddings (RAVDESS's clean windows; `napall<k>`: also TESS's and ASED's speakers where they
   are not held out, their labels unused) projected out before the fit (a linear map, so it would
   fold into the head's weights);
-- `ens`: the mean of the whole-window head's and a speech-frame head's probabilities.
+- `ens`: the mean of the whole-window head's and a speech-frame head's probabilities;
+- which statistics it reads: `coldstd` the standard deviations alone (a speaker's and a
+  channel's static colour sits in the means), `coldmean` the means alone, `coldlogstd` the
+  standard deviations as logarithms, `coldspstd` the shipped input and the speech frames'
+  standard deviations beside it.
 Speaker head (the speech frames' statistics z-normalised per speaker, clean windows, as shipped):
 - `C<c>`: the logistic regression's regularisation far below the shipped C = 1 (item 9 tried 0.3
   and 3); as C falls its weights turn towards the class means;
@@ -33,7 +37,8 @@ import torch
 import finetune as FT
 import train as T
 
-HEAD = {"nap": "cold", "napall": "cold", "ens": "cold", "C": "spk", "lda": "spk", "blend": "spk"}
+HEAD = {"nap": "cold", "napall": "cold", "ens": "cold", "C": "spk", "lda": "spk", "blend": "spk",
+        "coldstd": "cold", "coldmean": "cold", "coldlogstd": "cold", "coldspstd": "cold"}
 
 
 def embeddings():
@@ -62,6 +67,22 @@ def fit_cold(x, train, nap=0, nap_corpora=("ravdess",)):
         u = nap_basis(z, train & np.isin(T.CORPUS, nap_corpora), nap)
         z = z - (z @ u) @ u.T
     return T.fit_logreg(z, rows, T.corpus_weights(rows, ["ravdess"], None, 0.3, False), 1.0)[0], z
+
+
+def cold_input(whole, speech, kind):
+    """The cold head's input for the `cold<stats>` variants (each half is block 1's then block
+    2's mean ‖ std)."""
+    d = whole.shape[1] // 4
+    std = np.r_[d:2 * d, 3 * d:4 * d]
+    if kind == "coldstd":
+        return whole[:, std]
+    if kind == "coldmean":
+        return whole[:, np.r_[0:d, 2 * d:3 * d]]
+    if kind == "coldspstd":
+        return np.concatenate([whole, speech[:, std]], 1)
+    x = whole.copy()
+    x[:, std] = np.log(x[:, std] + 1e-4)
+    return x
 
 
 def lda_logits(z, rows, shrink):
@@ -97,14 +118,19 @@ def fit_spk(zspk, train, kind, value):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--variants", default="cold,nap4,nap8,nap15,napall8,napall30,ens,"
-                                          "spk,C0.001,C0.01,C0.1,lda0.3,lda0.9,lda1,blend0.97")
+    ap.add_argument("--variants", default="cold,nap4,nap8,nap15,napall8,napall30,ens,coldstd,coldmean,"
+                                          "coldlogstd,coldspstd,spk,C0.001,C0.01,C0.1,lda0.3,lda0.9,lda1,"
+                                          "blend0.97")
     ap.add_argument("--out", default="head_probe.json")
     a = ap.parse_args()
     t0 = time.time()
     whole, speech = embeddings()
     zspk = T.speaker_z(speech)
+    out = os.path.join(T.RESULTS, a.out)
     res = {}
+    if os.path.exists(out):  # a run of some variants adds to (or replaces) theirs
+        with open(out) as f:
+            res = json.load(f)
     base_cold = {}
     for v in a.variants.split(","):
         kind = v.rstrip("0123456789.")
@@ -118,6 +144,8 @@ def main():
             elif kind in ("nap", "napall"):
                 corpora = ("ravdess", "tess", "ased") if kind == "napall" else ("ravdess",)
                 p = fit_cold(whole, train, int(value), corpora)[0]
+            elif kind.startswith("cold"):
+                p = fit_cold(cold_input(whole, speech, kind), train)[0]
             elif kind == "ens":
                 shipped = base_cold[name] if name in base_cold else fit_cold(whole, train)[0]
                 p = 0.5 * (shipped + fit_cold(speech, train)[0])
@@ -136,7 +164,7 @@ def main():
               + " ".join(f"{n.replace('ravdess_fold', 'f')}={x:.3f}" for n, x in per.items())
               + " RAVDESS " + " ".join(f"{k} {np.mean(x):.3f}" for k, x in by_sex.items()),
               f"({time.time() - t0:.0f} s)", flush=True)
-        with open(os.path.join(T.RESULTS, a.out), "w") as f:
+        with open(out, "w") as f:
             json.dump(res, f, indent=1)
 
 

@@ -75,9 +75,11 @@ $PY finetune.py --splits "" --corpora ravdess,tess,ased --head-corpora ravdess -
 env -u SENTIO_V4_AUG $PY voiced_probe.py --deltas 2,3,4 --out voiced_probe.json
 env -u SENTIO_V4_AUG $PY voiced_probe.py --deltas 4.5,5,6 --variants d4.5,d5,d6 --out voiced_probe_wide.json
 env -u SENTIO_V4_AUG $PY voiced_probe.py --deltas 4.5 --concat d4.5 --variants full+d4.5 --out voiced_probe_concat.json
-# Why the cold head loses TESS on the speech frames; other ways to fit the two heads (item 10).
+# Why the cold head loses TESS on the speech frames; other ways to fit the two heads (item 10);
+# the cold head normalised with its window's sex's statistics (item 11).
 SENTIO_V4_AUG=$AUG $PY tess_cold.py
 SENTIO_V4_AUG=$AUG $PY head_probe.py
+SENTIO_V4_AUG=$AUG $PY sex_probe.py
 
 # The shipped recipe (v7): the speaker head on the speech frames' statistics of the clean windows,
 # the cold head on the whole window's with the copies at 0.3.
