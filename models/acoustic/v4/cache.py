@@ -81,6 +81,9 @@ def main():
                     help="whose conv stem and blocks (recorded in meta.json; finetune.py follows it)")
     ap.add_argument("--speech-delta", type=float, default=0.0,
                     help="also pool blocks 1 and 2 over the speech frames (speech_mask; 0: not)")
+    ap.add_argument("--gain-db", type=float, default=0.0,
+                    help="shift every clip's mel by this gain (a microphone set louder or quieter; the "
+                         "windows and the VAD stay the clean clip's, so the rows match an unshifted cache)")
     ap.add_argument("--global-meta", default="", help="take the global statistics from this meta.json (noisy copies)")
     a = ap.parse_args()
     seq_blocks = tuple(int(b) for b in a.blocks.split(",") if b)
@@ -89,6 +92,8 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     clips = D.clips()
     feats = [D.load(a.feat, c) for c in clips]
+    if a.gain_db:
+        feats = [(x + np.float32(a.gain_db / 10.0), vo) for x, vo in feats]
     keep = [i for i, (x, _) in enumerate(feats) if len(x) >= MIN]
     # Speaker and global statistics over voiced frames.
     by_spk: dict[str, list] = {}

@@ -80,6 +80,20 @@ env -u SENTIO_V4_AUG $PY voiced_probe.py --deltas 4.5 --concat d4.5 --variants f
 SENTIO_V4_AUG=$AUG $PY tess_cold.py
 SENTIO_V4_AUG=$AUG $PY head_probe.py
 SENTIO_V4_AUG=$AUG $PY sex_probe.py
+# A microphone's gain (item 12): the clean windows at six gains (the same windows and VAD), the
+# shipped heads on them, and the cold head with gain-shifted training copies.
+for g in -10 -5 5 10 15 20; do
+    $PY cache.py --feat /tmp/rust-feat --out /tmp/v4-gain$g --blocks "" --max-block 2 --variants raw \
+        "${SD[@]}" --gain-db $g
+done
+SENTIO_V4_AUG=$AUG $PY gain_probe.py
+# The next cold head (item 12's choice) through the shipped pipeline: the noisy copies and the clean
+# windows at -10 and +10 dB as one copies cache, the cold head's copies at 0.3 as v7's; its
+# per-split figures and its rule's noisy ones (the speaker head is v7's: it trains on no copies).
+$PY cache_merge.py --out /tmp/v8-aug $AUG /tmp/v4-gain-10 /tmp/v4-gain10
+SENTIO_V4_AUG=/tmp/v8-aug SENTIO_V4_SPEECH=1 $PY finetune.py --splits "" "${F[@]}" --aug-weight 0 \
+    --aug-weight-cold 0.3 --save-dir /tmp/v8gain --out v8gain_splits.json
+SENTIO_V4_SPEECH=1 robustness /tmp/v8gain v8gain "10 babble10"
 
 # The shipped recipe (v7): the speaker head on the speech frames' statistics of the clean windows,
 # the cold head on the whole window's with the copies at 0.3.
