@@ -36,29 +36,15 @@ import train as T
 
 def cache_embeddings(path):
     """(whole window, speech frames, clip of each window) of a cache.py cache."""
-    pooled = np.load(os.path.join(path, "raw_pooled.npy"))
-    whole = np.concatenate([pooled[:, 0], pooled[:, 1]], 1).astype(np.float32)
-    speech = np.load(os.path.join(path, "raw_speech_pooled.npy")).reshape(len(whole), -1).astype(np.float32)
     with open(os.path.join(path, "meta.json")) as f:
         clip = np.array(json.load(f)["clip"])
-    return whole, speech, clip
+    return (*HP.cache_embeddings(path), clip)
 
 
 def apply(fit, x):
     _, lin, mu, sd = fit
     with torch.no_grad():
         return torch.softmax(lin(torch.from_numpy(((x - mu) / sd).astype(np.float32))), -1).numpy()
-
-
-def clip_ua(probs, clip, classes):
-    """T.clip_ua for windows of any cache: UA over `classes` of the clips' mean probabilities."""
-    cls = np.array(classes)
-    y, p = [], []
-    for c in np.unique(clip):
-        y.append(T.CLIPS[c].label)
-        p.append(cls[np.argmax(probs[clip == c].mean(0)[cls])])
-    y, p = np.array(y), np.array(p)
-    return float(np.mean([(p[y == k] == k).mean() for k in classes if (y == k).any()]))
 
 
 def speech_levels(feat_dir):
@@ -147,7 +133,7 @@ def main():
             for t, (tw, tz, tc) in tests.items():
                 r = np.isin(tc, test_clips)
                 p = apply(fit, tz[r]) if g is None else apply(fit, (tw[r] - g[0]) / g[1])
-                res[v][t][name] = clip_ua(p, tc[r], classes)
+                res[v][t][name] = T.ua_by_clip(p, tc[r], classes)[0]
         print(name, {v: {t: round(x[name], 3) for t, x in r.items()} for v, r in res.items()},
               f"({time.time() - t0:.0f} s)", flush=True)
     out = {"speech_level_dbfs": speech_levels(a.feat)}

@@ -41,13 +41,18 @@ HEAD = {"nap": "cold", "napall": "cold", "ens": "cold", "C": "spk", "lda": "spk"
         "coldstd": "cold", "coldmean": "cold", "coldlogstd": "cold", "coldspstd": "cold"}
 
 
-def embeddings():
-    """(whole window, speech frames) blocks 1 + 2 statistics of every window, clean then copies."""
-    caches = [T.CACHE] + ([T.AUG] if T.AUG else [])
-    pooled = np.concatenate([np.load(os.path.join(c, "raw_pooled.npy")) for c in caches])
+def cache_embeddings(path):
+    """(whole window, speech frames) blocks 1 + 2 statistics of a cache.py cache's windows."""
+    pooled = np.load(os.path.join(path, "raw_pooled.npy"))
     whole = np.concatenate([pooled[:, 0], pooled[:, 1]], 1).astype(np.float32)
-    speech = np.concatenate([np.load(os.path.join(c, "raw_speech_pooled.npy")) for c in caches])
+    speech = np.load(os.path.join(path, "raw_speech_pooled.npy"))
     return whole, speech.reshape(len(whole), -1).astype(np.float32)
+
+
+def embeddings():
+    """`cache_embeddings` of every window, clean then copies."""
+    parts = [cache_embeddings(c) for c in [T.CACHE] + ([T.AUG] if T.AUG else [])]
+    return tuple(np.concatenate(x) for x in zip(*parts))
 
 
 def nap_basis(z, rows, k):

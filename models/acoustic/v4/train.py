@@ -113,10 +113,14 @@ def masked_ce(logits, y, mask, smooth=0.1):
 
 def clip_ua(probs, test, classes):
     """UA over `classes` of clip decisions (mean of window probabilities)."""
-    idx = np.where(test)[0]
+    return ua_by_clip(probs, WCLIP[np.where(test)[0]], classes)
+
+
+def ua_by_clip(probs, clip, classes):
+    """`clip_ua` for windows of any cache: `clip` is each row of `probs`'s clip."""
     by_clip = {}
-    for j, i in enumerate(idx):
-        by_clip.setdefault(WCLIP[i], []).append(probs[j])
+    for j, c in enumerate(clip):
+        by_clip.setdefault(c, []).append(probs[j])
     cls = np.array(classes)
     y, p = [], []
     for c, ps in by_clip.items():
