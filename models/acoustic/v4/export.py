@@ -5,7 +5,9 @@
 
 Writes models/acoustic/sentio-ser.{onnx,json}, parity_input.npy / parity_probs.npy and
 results/v4_export.json (v5_export.json for embedding-normalising models, v6_export.json for
-two-head ones). The frozen Whisper weights are stored as float16 (they are float16 in the
+two-head ones, v7_export.json when the speaker head pools over the speech frames, v8_export.json
+when the heads' copies also held gain-shifted clean windows: `--gain-copies-db=-10,10`; the
+Whisper base option's report is named with `--report`). The frozen Whisper weights are stored as float16 (they are float16 in the
 CTranslate2 file, so nothing is lost: fp16_storage.py checks every one round-trips exactly).
 """
 import argparse
@@ -42,6 +44,8 @@ def main():
     ap.add_argument("--report", default="", help="results/ file for the export report (default: by model kind, "
                     "written only when exporting into models/acoustic)")
     ap.add_argument("--memory-seconds", type=float, default=300.0, help="embedding models: running estimate's memory")
+    ap.add_argument("--gain-copies-db", default="", help="v8: the gains (dB, comma-separated) of the clean windows the "
+                    "heads with copies also trained on (cache_merge.py's copies); the checkpoint does not record them")
     a = ap.parse_args()
     torch.set_num_threads(1)
     ck = torch.load(a.ckpt, weights_only=False)
@@ -208,6 +212,11 @@ def main():
                                     f"{speech_delta:g} bels of its loudest) and over the whole window; a linear speaker "
                                     f"head on the first (normalised with the speaker's statistics) and a linear "
                                     f"cold-start head on the second (the global statistics), blended by the speaker weight")
+            if a.gain_copies_db:
+                gains = " / ".join(f"{float(g):+g}" for g in a.gain_copies_db.split(","))
+                heads = "both heads" if cfg.get("aug_weight", 0) > 0 else "the cold-start head"
+                sidecar["model"] = "v8" + sidecar["model"][2:] + (
+                    f"; {heads} also trained on the clean windows at {gains} dB (a microphone's gain)")
     with open(os.path.join(a.out, "sentio-ser.json"), "w") as f:
         json.dump(sidecar, f, indent=1)
     rep = {"ort_vs_pytorch_max_abs": diffs, "latency_ms_t250_1thread": {"p50": float(np.percentile(lat, 50)),
@@ -215,7 +224,8 @@ def main():
            "onnx_bytes": os.path.getsize(out), "parity_probs": want[0].tolist(), "config": cfg,
            "temperature": a.temperature}
     report = a.report or (os.path.abspath(a.out) == os.path.abspath(ACOUSTIC) and (
-        (("v7_export.json" if speech_delta > 0 else "v6_export.json") if two else "v5_export.json") if emb is not None else "v4_export.json"))
+        (((("v8" if a.gain_copies_db else "v7") + "_export.json") if speech_delta > 0 else "v6_export.json") if two
+         else "v5_export.json") if emb is not None else "v4_export.json"))
     if report:
         with open(os.path.join(HERE, "results", report), "w") as f:
             json.dump(rep, f, indent=1)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The shipped acoustic models (v7 on Whisper tiny.en, and the Whisper base option) end to end (what
+# The shipped acoustic models (v8 on Whisper tiny.en, and the Whisper base option) end to end (what
 # `cargo xtask train` runs), from the repository root:
 #   bash models/acoustic/v4/run_all.sh PYTHON
 # Rust features of every clip, the frozen-encoder cache (block 1's frames kept for fine-tuning),
@@ -8,7 +8,7 @@
 # the chosen recipe (v7: blocks 1+2 statistics pooling; a speaker head on the speech frames'
 # statistics z-normalised per speaker and a cold-start head on the whole window's with the global
 # statistics, both logistic regressions on RAVDESS actors 1-20; the cold head also on
-# noisy/reverberant copies at weight 0.3) with its LOCO + RAVDESS CV figures and final fit, a
+# noisy/reverberant copies at weight 0.3; v8: and on the clean windows at -10 and +10 dB) with its LOCO + RAVDESS CV figures and final fit, a
 # temperature per head, speaker seconds, "learn my voice", the robustness curve, `sentio eval` on
 # the LOCO models, the export. SENTIO_V4_RECORD=1 also reruns v4's, v5's and v6's experiments and
 # the recipes measured and rejected since (speed-perturbed copies, class-balanced weights)
@@ -49,6 +49,20 @@ robustness() {
         env -u SENTIO_V4_AUG SENTIO_V4_CACHE=/tmp/v4-noisy/$snr/${4:-ft-cache} $PY finetune.py --scored-dir "$1" \
             --out "robustness_$2_$(label $snr).json"
     done
+}
+# The same at each gain: every DIR:TAG's per-split models on the clean windows shifted by G dB
+# (PREFIX<G>: cache.py --gain-db caches) -> robustness_TAG_gain<G>db.json.
+gain_robustness() {  # PREFIX "GAINS" DIR:TAG...
+    for g in $2; do
+        for t in "${@:3}"; do
+            env -u SENTIO_V4_AUG SENTIO_V4_CACHE=$1$g $PY finetune.py --scored-dir "${t%%:*}" \
+                --out "robustness_${t#*:}_gain${g}db.json"
+        done
+    done
+}
+# "T_SPK,T_COLD": the two temperatures calibrate.py chose for results/calibration_TAG.json.
+temperatures() {
+    $PY -c "import json; d = json.load(open('results/calibration_$1.json')); print(d['spk']['shipped']['temperature'], d['cold']['shipped']['temperature'], sep=',')"
 }
 
 # The recipe's choices (validation only): the issue's probe as an anchor; whole clips versus
@@ -91,26 +105,36 @@ SENTIO_V4_AUG=$AUG $PY gain_probe.py
 # one copies cache (run through the shipped pipeline below, as v8gain).
 $PY cache_merge.py --out /tmp/v8-aug $AUG /tmp/v4-gain-10 /tmp/v4-gain10
 
-# The shipped recipe (v7): the speaker head on the speech frames' statistics of the clean windows,
-# the cold head on the whole window's with the copies at 0.3.
+# The recipe (v7): the speaker head on the speech frames' statistics of the clean windows, the cold
+# head on the whole window's with the copies at 0.3 (v8: the copies cache also holds the gain copies).
 R=("${F[@]}" --aug-weight 0 --aug-weight-cold 0.3)
-ship() {  # TAG: per-split models, final fit, temperatures, figures; the export when TAG is v7
+ship() {  # TAG [EXPORT ARGS]: per-split models, final fit, temperatures, figures; the export when given its args
     $PY finetune.py --splits "" "${R[@]}" --save-dir /tmp/$1 --out $1_splits.json
     $PY finetune.py "${R[@]}" --save-dir /tmp/$1 --final
     $PY calibrate.py --saved /tmp/$1 calibration_$1.json
-    TS=$($PY -c "import json; d = json.load(open('results/calibration_$1.json')); print(d['spk']['shipped']['temperature'], d['cold']['shipped']['temperature'], sep=',')")
+    TS=$(temperatures $1)
     $PY speaker_time.py --saved /tmp/$1 --temperatures "$TS" --out speaker_time_$1.json
     $PY adapt.py --saved /tmp/$1 --temperatures "$TS" --prior 5 --lams 0.001,0.01,0.03,0.1,0.3,1,3 --out adapt_$1.json
     robustness /tmp/$1 $1
     (cd ../../.. && $PY $HERE/finetune_sentio_eval.py /tmp/$1 $HERE/results/$1_sentio_eval.json "$TS" 5)
-    if [ $1 = v7 ]; then
-        $PY export.py --ckpt /tmp/v7/final.pt --temperature "${TS%,*}" --temperature-cold "${TS#*,}" --prior-seconds 5
+    if [ $# -gt 1 ]; then
+        $PY export.py --ckpt /tmp/$1/final.pt --temperature "${TS%,*}" --temperature-cold "${TS#*,}" --prior-seconds 5 \
+            "${@:2}"
     fi
 }
 export SENTIO_V4_AUG=$AUG SENTIO_V4_SPEECH=1
 ship v7
-# Item 12's candidate, every figure but the export (the speaker head is v7's: it trains on no copies).
-SENTIO_V4_AUG=/tmp/v8-aug ship v8gain
+# The shipped model, v8 (item 12's choice; the speaker head is v7's: it trains on no copies); the
+# export names it (the checkpoint does not record the copies).
+SENTIO_V4_AUG=/tmp/v8-aug ship v8gain --gain-copies-db=-10,10
+# Both models at each gain (item 12 through the shipped heads), and v8's cold head on men and women.
+gain_robustness /tmp/v4-gain "-10 -5 5 10 15 20" /tmp/v7:v7 /tmp/v8gain:v8gain
+SENTIO_V4_AUG=/tmp/v8-aug $PY sex_probe.py --variants cold --out sex_probe_v8.json
+# What a listener sees (the card's live tables), on the exported model.
+(cd ../../.. && for c in tess ased urdu; do
+    $CLI eval --manifest $DATA/$c/labels.csv --live --model models/acoustic/sentio-ser.onnx | grep '^{' \
+        > $HERE/results/live/v8_$c.json
+done)
 
 # Whisper base, the larger option (models/acoustic/base/; the plugin's "Model Encoder", the CLI's
 # --emotion-model base): the same windows through base's conv stem and blocks 1+2 (d 512), the
@@ -150,14 +174,40 @@ done
     export SENTIO_V4_AUG=$BAUG
     $PY finetune.py "${F[@]}" --aug-weight 0.3 --aug-weight-cold 0.3 --save-dir /tmp/v6b-aug0.3 --final
     $PY calibrate.py --saved /tmp/v6b-aug0.3 calibration_v6_base.json
-    TS=$($PY -c "import json; d = json.load(open('results/calibration_v6_base.json')); print(d['spk']['shipped']['temperature'], d['cold']['shipped']['temperature'], sep=',')")
+    TS=$(temperatures v6_base)
     $PY export.py --ckpt /tmp/v6b-aug0.3/final.pt --temperature "${TS%,*}" --temperature-cold "${TS#*,}" \
-        --prior-seconds 5 --out ../base --report v6_base_export.json
+        --prior-seconds 5 --out /tmp/v6b-export --report v6_base_export.json
     $PY speaker_time.py --saved /tmp/v6b-aug0.3 --temperatures "$TS" --out speaker_time_v6_base.json
     $PY adapt.py --saved /tmp/v6b-aug0.3 --temperatures "$TS" --prior 5 --lams 0.001,0.01,0.03,0.1,0.3,1,3 \
         --out adapt_v6_base.json
     robustness /tmp/v6b-aug0.3 v6_base "20 10 5 babble10" base-cache
     (cd ../../.. && $PY $HERE/finetune_sentio_eval.py /tmp/v6b-aug0.3 $HERE/results/v6_base_sentio_eval.json "$TS" 5)
+)
+(
+    # The shipped option, base v8: the same recipe with the clean windows at -10 and +10 dB among the
+    # copies (item 12 on base: both heads win or hold by the rule), and both at each gain.
+    export SENTIO_V4_CACHE=$BASE SENTIO_V4_SPEECH=0
+    for g in -10 10 20; do
+        $PY cache.py --feat /tmp/rust-feat --out /tmp/v4-base-gain$g --blocks "" --max-block 2 --variants raw \
+            --whisper base --gain-db $g
+    done
+    $PY cache_merge.py --out /tmp/v8b-aug $BAUG /tmp/v4-base-gain-10 /tmp/v4-base-gain10
+    export SENTIO_V4_AUG=/tmp/v8b-aug
+    $PY finetune.py --splits "" "${F[@]}" --aug-weight 0.3 --aug-weight-cold 0.3 --save-dir /tmp/v8b --out v8_base_splits.json
+    $PY finetune.py "${F[@]}" --aug-weight 0.3 --aug-weight-cold 0.3 --save-dir /tmp/v8b --final
+    $PY calibrate.py --saved /tmp/v8b calibration_v8_base.json
+    TS=$(temperatures v8_base)
+    $PY export.py --ckpt /tmp/v8b/final.pt --temperature "${TS%,*}" --temperature-cold "${TS#*,}" \
+        --prior-seconds 5 --out ../base --report v8_base_export.json --gain-copies-db=-10,10
+    $PY speaker_time.py --saved /tmp/v8b --temperatures "$TS" --out speaker_time_v8_base.json
+    $PY adapt.py --saved /tmp/v8b --temperatures "$TS" --prior 5 --lams 0.001,0.01,0.03,0.1,0.3,1,3 \
+        --out adapt_v8_base.json
+    robustness /tmp/v8b v8_base "20 10 5 babble10" base-cache
+    gain_robustness /tmp/v4-base-gain "-10 10 20" /tmp/v6b-aug0.3:v6_base /tmp/v8b:v8_base
+    (cd ../../.. && $PY $HERE/finetune_sentio_eval.py /tmp/v8b $HERE/results/v8_base_sentio_eval.json "$TS" 5
+     for c in tess ased urdu; do
+         $CLI eval --manifest $DATA/$c/labels.csv --live --emotion-model base | grep '^{' > $HERE/results/live/v8_base_$c.json
+     done)
 )
 
 if [ "${SENTIO_V4_RECORD:-0}" = 1 ]; then
