@@ -9,7 +9,7 @@
 //! `s` seconds of the speaker and `prior` seconds of the global statistics — so the first seconds
 //! move it little and a cold start is exactly the global normalisation. A "calibrate to my voice"
 //! take replaces the running part with the take's statistics. The speaker's share of the mixture,
-//! `s / (s + prior)`, is also the weight with which two-head models (v6, v7) blend their speaker head
+//! `s / (s + prior)`, is also the weight with which two-head models (v6 to v8) blend their speaker head
 //! over their cold-start head. `models/acoustic/v4/speaker_time.py` simulates the same estimate to
 //! choose `prior` and measure how many seconds it needs.
 
