@@ -17,6 +17,7 @@ pub mod speech;
 pub mod standalone;
 pub mod state;
 pub mod text;
+pub mod transcript;
 pub mod worker;
 
 use std::sync::Arc;

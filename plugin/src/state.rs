@@ -11,7 +11,7 @@ use atomic_float::AtomicF32;
 use crate::analysis::Prosody;
 use crate::emotion::circumplex::{dominant, valence_arousal};
 use crate::emotion::N_CLASSES;
-use crate::speech::{Partial, TextProbs, Transcript};
+use crate::transcript::{Partial, TextProbs, Transcript};
 
 /// Transcripts kept for readers that poll (the OSC sender sends each once).
 const TRANSCRIPTS_KEPT: usize = 16;
@@ -258,7 +258,7 @@ impl SharedState {
             for (dst, p) in self.text_probs.iter().zip(probs) {
                 dst.store(p, Relaxed);
             }
-            let end_sample = (t.end_s * crate::speech::SAMPLE_RATE as f64) as u64;
+            let end_sample = (t.end_s * crate::dsp::ANALYSIS_RATE as f64) as u64;
             let (hop, win) = (crate::dsp::HOP_LENGTH as u64, crate::dsp::WIN_LENGTH as u64);
             self.text_end_frame
                 .store(end_sample.saturating_sub(win) / hop, Relaxed);

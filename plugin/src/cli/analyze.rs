@@ -17,9 +17,9 @@ use crate::output::osc_map::OscMap;
 use crate::output::oscquery::OscQuery;
 use crate::output::overlay::OverlayServer;
 use crate::pipeline::Pipeline;
-use crate::speech::Transcript;
 use crate::state::{Outputs, SharedState, Status};
 use crate::text::TEXT_CLASSES;
+use crate::transcript::Transcript;
 
 #[derive(Serialize)]
 struct Row {

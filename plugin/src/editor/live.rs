@@ -12,9 +12,9 @@ use super::history::{History, SPAN_S};
 use super::theme::{self, CLASS_COLORS, TEXT_TO_CLASS};
 use crate::emotion::circumplex::COORDINATES;
 use crate::emotion::{CLASSES, N_CLASSES};
-use crate::speech::{Partial, Transcript};
 use crate::state::Outputs;
 use crate::text::TEXT_CLASSES;
+use crate::transcript::{Partial, Transcript};
 
 /// How long the trail on the plane reaches back.
 const TRAIL_S: f64 = 5.0;

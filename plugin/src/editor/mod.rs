@@ -27,8 +27,8 @@ use nice_plug_egui::{
 };
 
 use crate::params::{SentioParams, Teach};
-use crate::speech::Transcript;
 use crate::state::SharedState;
+use crate::transcript::Transcript;
 use history::History;
 
 /// The size a new editor opens at (logical pixels); hosts may resize it down to `MIN_SIZE`.

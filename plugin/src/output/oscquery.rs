@@ -201,8 +201,8 @@ mod tests {
     use super::*;
     use crate::output::osc::OscEncoder;
     use crate::output::osc_map::{OscMap, Preset};
-    use crate::speech::Transcript;
     use crate::state::Outputs;
+    use crate::transcript::Transcript;
     use rosc::OscPacket;
 
     fn busy_state() -> Arc<SharedState> {

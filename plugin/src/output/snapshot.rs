@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use super::finite;
 use crate::emotion::CLASSES;
-use crate::speech::{Partial, TextProbs, Transcript};
 use crate::state::{clock_ms, SharedState, Status};
 use crate::text::TEXT_CLASSES;
+use crate::transcript::{Partial, TextProbs, Transcript};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Snapshot {

@@ -6,10 +6,11 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use super::vad::{SileroVad, VoiceDetector};
-use super::{ClassifyText, LoadedTranscription, TextProbs, Transcribe};
+use super::{ClassifyText, LoadedTranscription, Transcribe};
 use crate::emotion::runtime::{find, Device};
 use crate::emotion::ExecutionBackend;
 use crate::text::TextEmotion;
+use crate::transcript::TextProbs;
 
 /// The Whisper models `cargo xtask setup` converts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]

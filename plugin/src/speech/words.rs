@@ -12,7 +12,7 @@
 //! - **One word** ("no!", "wow") is too little for a sentence encoder trained on sentences: it
 //!   gets a text probability only when the model is confident ([`ONE_WORD_MIN_P`]).
 
-use super::TextProbs;
+use crate::transcript::TextProbs;
 
 /// Hesitations and backchannel noises that carry no emotion words.
 const FILLERS: [&str; 16] = [

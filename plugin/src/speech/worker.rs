@@ -8,7 +8,7 @@
 //! **Partial transcripts.** While an utterance is still going, every [`PARTIAL_EVERY_S`] of new
 //! audio (once it has [`PARTIAL_MIN_SPEECH_S`] of speech) the VAD thread offers a copy of it so
 //! far — only when the transcription thread is idle and no finished utterance waits, and never in
-//! lossless mode. Its words are published as a [`super::Partial`] until the finished utterance's
+//! lossless mode. Its words are published as a [`crate::transcript::Partial`] until the finished utterance's
 //! transcript replaces them. Finals come first: a partial is abandoned (whisper.cpp's abort
 //! callback) the moment an utterance closes, and a partial whose utterance closed while it was
 //! transcribed is discarded.
@@ -32,9 +32,10 @@ use crossbeam_queue::ArrayQueue;
 
 use super::utterance::{CutterConfig, Utterance, UtteranceCutter};
 use super::vad::{VoiceDetector, CHUNK};
-use super::{words, ClassifyText, LoadedTranscription, Transcribe, Transcript, SAMPLE_RATE};
+use super::{words, ClassifyText, LoadedTranscription, Transcribe, SAMPLE_RATE};
 use crate::dsp::FeatureFrame;
 use crate::state::{clock_ms, SharedState};
+use crate::transcript::Transcript;
 
 /// PCM hand-over from the analysis worker: 10 s of 10 ms hops (about 680 kB, pre-allocated).
 pub const PCM_QUEUE: usize = 1000;
@@ -480,7 +481,7 @@ fn transcribe(
     transcriber: &mut dyn Transcribe,
     classifier: &mut dyn ClassifyText,
     u: &Utterance,
-) -> Result<Option<(String, Option<super::TextProbs>)>, String> {
+) -> Result<Option<(String, Option<crate::transcript::TextProbs>)>, String> {
     let raw = transcriber.transcribe(&u.samples)?;
     let Some(words) = words::read(&raw) else {
         return Ok(None);
@@ -492,7 +493,7 @@ fn transcribe(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::speech::{Partial, TextProbs};
+    use crate::transcript::{Partial, TextProbs};
     use std::sync::Mutex;
 
     /// Speech wherever the chunk is loud.
