@@ -182,7 +182,7 @@ def main():
                           "global_mean": [round(float(v), 6) for v in g_mean],
                           "global_std": [round(float(v), 6) for v in g_std]},
         "opset": 17, "parameters": int(params), "temperature": a.temperature, "whisper": whisper,
-        "model": f"v4: Whisper {whisper} conv stem + encoder blocks 1..{max(blocks or [cfg['block']])} (frozen), statistics pooling of blocks {blocks}, linear",
+        "model": f"Whisper {whisper} conv stem + encoder blocks 1..{max(blocks or [cfg['block']])} (frozen), statistics pooling of blocks {blocks}, linear",
     }
     if emb is not None:
         np.save(os.path.join(a.out, "parity_embedding.npy"), want_emb.astype(np.float32))
@@ -197,17 +197,17 @@ def main():
             "head_std": [float(v) for v in np.asarray(ck["sd"]).ravel()],
         }
         frozen = "block 1 frozen, block 2 fine-tuned" if "block2" in ck else "frozen"
-        sidecar["model"] = (f"v5: Whisper {whisper} conv stem + encoder blocks 1..{max(blocks)} ({frozen}), statistics pooling "
+        sidecar["model"] = (f"Whisper {whisper} conv stem + encoder blocks 1..{max(blocks)} ({frozen}), statistics pooling "
                             f"of blocks {blocks} normalised with the speaker's embedding statistics, linear")
         if two:
             sidecar["temperature_cold"] = a.temperature_cold
-            sidecar["model"] = (f"v6: Whisper {whisper} conv stem + encoder blocks 1..{max(blocks)} ({frozen}), statistics "
+            sidecar["model"] = (f"Whisper {whisper} conv stem + encoder blocks 1..{max(blocks)} ({frozen}), statistics "
                                 f"pooling of blocks {blocks}; a linear speaker head (the embedding normalised with the "
                                 f"speaker's statistics) and a linear cold-start head (the global statistics), blended "
                                 f"by the speaker weight")
             if speech_delta > 0:
                 sidecar["speech_delta"] = speech_delta
-                sidecar["model"] = (f"v7: Whisper {whisper} conv stem + encoder blocks 1..{max(blocks)} ({frozen}), "
+                sidecar["model"] = (f"Whisper {whisper} conv stem + encoder blocks 1..{max(blocks)} ({frozen}), "
                                     f"statistics pooling of blocks {blocks} over the window's speech frames (within "
                                     f"{speech_delta:g} bels of its loudest) and over the whole window; a linear speaker "
                                     f"head on the first (normalised with the speaker's statistics) and a linear "
@@ -215,17 +215,18 @@ def main():
             if a.gain_copies_db:
                 gains = " / ".join(f"{float(g):+g}" for g in a.gain_copies_db.split(","))
                 heads = "both heads" if cfg.get("aug_weight", 0) > 0 else "the cold-start head"
-                sidecar["model"] = "v8" + sidecar["model"][2:] + (
-                    f"; {heads} also trained on the clean windows at {gains} dB (a microphone's gain)")
+                sidecar["model"] += f"; {heads} also trained on the clean windows at {gains} dB (a microphone's gain)"
+    # The model's generation names it in the sidecar (and so in its fingerprint) and its export report.
+    version = ("v4" if emb is None else "v5" if not two else "v8" if a.gain_copies_db
+               else "v7" if speech_delta > 0 else "v6")
+    sidecar["model"] = f"{version}: {sidecar['model']}"
     with open(os.path.join(a.out, "sentio-ser.json"), "w") as f:
         json.dump(sidecar, f, indent=1)
     rep = {"ort_vs_pytorch_max_abs": diffs, "latency_ms_t250_1thread": {"p50": float(np.percentile(lat, 50)),
            "p99": float(np.percentile(lat, 99))}, "parameters": int(params),
            "onnx_bytes": os.path.getsize(out), "parity_probs": want[0].tolist(), "config": cfg,
            "temperature": a.temperature}
-    report = a.report or (os.path.abspath(a.out) == os.path.abspath(ACOUSTIC) and (
-        (((("v8" if a.gain_copies_db else "v7") + "_export.json") if speech_delta > 0 else "v6_export.json") if two
-         else "v5_export.json") if emb is not None else "v4_export.json"))
+    report = a.report or (os.path.abspath(a.out) == os.path.abspath(ACOUSTIC) and f"{version}_export.json")
     if report:
         with open(os.path.join(HERE, "results", report), "w") as f:
             json.dump(rep, f, indent=1)

@@ -60,6 +60,13 @@ gain_robustness() {  # PREFIX "GAINS" DIR:TAG...
         done
     done
 }
+# What a listener sees (the card's live tables): `sentio eval --live` on TESS, ASED and URDU with the
+# exported model that MODEL ARGS pick -> results/live/TAG_<corpus>.json.
+live() {  # TAG MODEL ARGS...
+    (cd ../../.. && for c in tess ased urdu; do
+        $CLI eval --manifest $DATA/$c/labels.csv --live "${@:2}" | grep '^{' > $HERE/results/live/$1_$c.json
+    done)
+}
 # "T_SPK,T_COLD": the two temperatures calibrate.py chose for results/calibration_TAG.json.
 temperatures() {
     $PY -c "import json; d = json.load(open('results/calibration_$1.json')); print(d['spk']['shipped']['temperature'], d['cold']['shipped']['temperature'], sep=',')"
@@ -107,6 +114,7 @@ $PY cache_merge.py --out /tmp/v8-aug $AUG /tmp/v4-gain-10 /tmp/v4-gain10
 
 # The recipe (v7): the speaker head on the speech frames' statistics of the clean windows, the cold
 # head on the whole window's with the copies at 0.3 (v8: the copies cache also holds the gain copies).
+# ship reads the recipe from R and the noisy caches' name from NOISY (base-cache for the base option).
 R=("${F[@]}" --aug-weight 0 --aug-weight-cold 0.3)
 ship() {  # TAG [EXPORT ARGS]: per-split models, final fit, temperatures, figures; the export when given its args
     $PY finetune.py --splits "" "${R[@]}" --save-dir /tmp/$1 --out $1_splits.json
@@ -115,7 +123,7 @@ ship() {  # TAG [EXPORT ARGS]: per-split models, final fit, temperatures, figure
     TS=$(temperatures $1)
     $PY speaker_time.py --saved /tmp/$1 --temperatures "$TS" --out speaker_time_$1.json
     $PY adapt.py --saved /tmp/$1 --temperatures "$TS" --prior 5 --lams 0.001,0.01,0.03,0.1,0.3,1,3 --out adapt_$1.json
-    robustness /tmp/$1 $1
+    robustness /tmp/$1 $1 "" "${NOISY:-ft-cache}"
     (cd ../../.. && $PY $HERE/finetune_sentio_eval.py /tmp/$1 $HERE/results/$1_sentio_eval.json "$TS" 5)
     if [ $# -gt 1 ]; then
         $PY export.py --ckpt /tmp/$1/final.pt --temperature "${TS%,*}" --temperature-cold "${TS#*,}" --prior-seconds 5 \
@@ -130,11 +138,7 @@ SENTIO_V4_AUG=/tmp/v8-aug ship v8gain --gain-copies-db=-10,10
 # Both models at each gain (item 12 through the shipped heads), and v8's cold head on men and women.
 gain_robustness /tmp/v4-gain "-10 -5 5 10 15 20" /tmp/v7:v7 /tmp/v8gain:v8gain
 SENTIO_V4_AUG=/tmp/v8-aug $PY sex_probe.py --variants cold --out sex_probe_v8.json
-# What a listener sees (the card's live tables), on the exported model.
-(cd ../../.. && for c in tess ased urdu; do
-    $CLI eval --manifest $DATA/$c/labels.csv --live --model models/acoustic/sentio-ser.onnx | grep '^{' \
-        > $HERE/results/live/v8_$c.json
-done)
+live v8 --model models/acoustic/sentio-ser.onnx
 
 # Whisper base, the larger option (models/acoustic/base/; the plugin's "Model Encoder", the CLI's
 # --emotion-model base): the same windows through base's conv stem and blocks 1+2 (d 512), the
@@ -192,22 +196,11 @@ done
             --whisper base --gain-db $g
     done
     $PY cache_merge.py --out /tmp/v8b-aug $BAUG /tmp/v4-base-gain-10 /tmp/v4-base-gain10
-    export SENTIO_V4_AUG=/tmp/v8b-aug
-    $PY finetune.py --splits "" "${F[@]}" --aug-weight 0.3 --aug-weight-cold 0.3 --save-dir /tmp/v8b --out v8_base_splits.json
-    $PY finetune.py "${F[@]}" --aug-weight 0.3 --aug-weight-cold 0.3 --save-dir /tmp/v8b --final
-    $PY calibrate.py --saved /tmp/v8b calibration_v8_base.json
-    TS=$(temperatures v8_base)
-    $PY export.py --ckpt /tmp/v8b/final.pt --temperature "${TS%,*}" --temperature-cold "${TS#*,}" \
-        --prior-seconds 5 --out ../base --report v8_base_export.json --gain-copies-db=-10,10
-    $PY speaker_time.py --saved /tmp/v8b --temperatures "$TS" --out speaker_time_v8_base.json
-    $PY adapt.py --saved /tmp/v8b --temperatures "$TS" --prior 5 --lams 0.001,0.01,0.03,0.1,0.3,1,3 \
-        --out adapt_v8_base.json
-    robustness /tmp/v8b v8_base "20 10 5 babble10" base-cache
-    gain_robustness /tmp/v4-base-gain "-10 10 20" /tmp/v6b-aug0.3:v6_base /tmp/v8b:v8_base
-    (cd ../../.. && $PY $HERE/finetune_sentio_eval.py /tmp/v8b $HERE/results/v8_base_sentio_eval.json "$TS" 5
-     for c in tess ased urdu; do
-         $CLI eval --manifest $DATA/$c/labels.csv --live --emotion-model base | grep '^{' > $HERE/results/live/v8_base_$c.json
-     done)
+    export SENTIO_V4_AUG=/tmp/v8b-aug NOISY=base-cache
+    R=("${F[@]}" --aug-weight 0.3 --aug-weight-cold 0.3)
+    ship v8_base --out ../base --report v8_base_export.json --gain-copies-db=-10,10
+    gain_robustness /tmp/v4-base-gain "-10 10 20" /tmp/v6b-aug0.3:v6_base /tmp/v8_base:v8_base
+    live v8_base --emotion-model base
 )
 
 if [ "${SENTIO_V4_RECORD:-0}" = 1 ]; then
