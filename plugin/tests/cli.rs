@@ -374,6 +374,42 @@ fn eval_prints_metrics_json_last_and_restricts_classes() {
     for key in ["ua", "macro_f1"] {
         assert!((0.0..=1.0).contains(&m[key].as_f64().unwrap()));
     }
+    // The report says how it was obtained: no speaker column, so global statistics; all eight
+    // classes present, so nothing restricted or folded.
+    assert_eq!(m["normalize"], "global");
+    assert_eq!(m["decision"], "all_classes");
+
+    // No calm in the manifest (as in every corpus but RAVDESS): calm's probability counts as
+    // neutral's, so folding can only move decisions into the neutral column.
+    let no_calm = dir.join("no_calm.csv");
+    let rows: String = clips
+        .iter()
+        .filter(|(_, l)| l != "calm")
+        .map(|(p, l)| format!("{p},{l}\n"))
+        .collect();
+    std::fs::write(&no_calm, format!("path,label\n{rows}")).unwrap();
+    let folded = eval_json(&no_calm, &[]);
+    let apart = eval_json(&no_calm, &["--keep-calm-apart"]);
+    assert_eq!(folded["decision"], "calm_as_neutral");
+    assert_eq!(apart["decision"], "manifest_classes");
+    assert_eq!(folded["classes"], apart["classes"]);
+    let neutral = folded["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|c| c == "neutral")
+        .unwrap();
+    let cell = |m: &serde_json::Value, r: usize, c: usize| m["confusion"][r][c].as_u64().unwrap();
+    for r in 0..7 {
+        for c in 0..7 {
+            let (f, a) = (cell(&folded, r, c), cell(&apart, r, c));
+            if c == neutral {
+                assert!(f >= a, "row {r}: neutral {f} < {a}");
+            } else {
+                assert!(f <= a, "row {r}, column {c}: {f} > {a}");
+            }
+        }
+    }
 
     // Two classes only: the decision is restricted to them, unless --all-classes.
     let two = dir.join("two.csv");
@@ -436,6 +472,10 @@ fn eval_live_plays_the_files_as_one_stream_and_scores_what_shows() {
     // Asked for by name, the session is the same one stream.
     let session = eval_json(&manifest, &["--live", "--normalize", "session"]);
     assert_eq!(session["streams"].as_u64(), Some(1));
+    assert_eq!(
+        (&m["normalize"], &session["normalize"]),
+        (&"session".into(), &"session".into())
+    );
     assert_eq!(session["ua"], m["ua"]);
 
     // A stream needs a group to play: one file at a time from cold is not live.

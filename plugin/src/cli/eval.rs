@@ -3,7 +3,8 @@
 //! Each file goes through the plugin's front end and voice activity; the model classifies sliding
 //! windows and the file's decision is the class with the highest mean window probability (see
 //! `OnnxEmotionModel::classify_clip`). When the manifest uses only some classes, the decision is
-//! restricted to those classes (the cross-corpus convention) unless `--all-classes`. With
+//! restricted to those classes (the cross-corpus convention; calm counts as neutral where the
+//! manifest has neutral and no calm, see `decision`) unless `--all-classes`. With
 //! `--live`, files are played as streams and scored as a listener sees them (`eval_live`).
 
 use std::collections::BTreeMap;
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
+use super::decision::Decision;
 use super::features::extract;
 use super::ModelArgs;
 use crate::analysis::Analyzer;
@@ -29,6 +31,10 @@ pub struct EvalArgs {
     /// Decide among all 8 classes even when the manifest uses fewer.
     #[arg(long)]
     pub all_classes: bool,
+    /// When the manifest has neutral but no calm, drop calm's probability instead of counting it
+    /// as neutral's (RAVDESS alone tells calm from neutral; other corpora call calm speech neutral).
+    #[arg(long)]
+    pub keep_calm_apart: bool,
     /// Statistics: per speaker (needs a `speaker` column), per session (the whole manifest as one
     /// unknown speaker: what the plugin's running estimate adapts to when it hears these files in
     /// a row), per file, or the model's global ones (a cold start for every file). `auto`:
@@ -156,6 +162,29 @@ pub struct Metrics {
     pub confusion: Vec<Vec<usize>>,
 }
 
+/// The JSON `sentio eval` prints last: the metrics, and how they were obtained.
+#[derive(Serialize)]
+struct Report<'a, M: Serialize> {
+    #[serde(flatten)]
+    metrics: &'a M,
+    /// Whose statistics normalised the speaker (`auto` resolved).
+    normalize: String,
+    /// How a file's probabilities became a decision (`Decision::label`).
+    decision: &'static str,
+}
+
+impl<'a, M: Serialize> Report<'a, M> {
+    fn print(metrics: &'a M, normalize: Normalize, decision: &Decision) -> Result<()> {
+        let report = Report {
+            metrics,
+            normalize: format!("{normalize:?}").to_lowercase(),
+            decision: decision.label(),
+        };
+        println!("{}", serde_json::to_string(&report)?);
+        Ok(())
+    }
+}
+
 pub fn metrics(classes: &[usize], pairs: &[(usize, usize)]) -> Metrics {
     let k = classes.len();
     let idx = |c: usize| classes.iter().position(|&x| x == c);
@@ -250,11 +279,9 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     for item in &items {
         present[item.label] = true;
     }
-    let classes: Vec<usize> = (0..N_CLASSES)
-        .filter(|&c| args.all_classes || present[c])
-        .collect();
+    let decision = Decision::new(&present, args.all_classes, !args.keep_calm_apart);
     if args.live {
-        return run_live(args, &items, &mut model, normalize, &classes);
+        return run_live(args, &items, &mut model, normalize, &decision);
     }
 
     let mut clips = Vec::with_capacity(items.len());
@@ -349,13 +376,9 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                     item.path.display()
                 )
             })?;
-        let decided = *classes
-            .iter()
-            .max_by(|&&a, &&b| probs[a].total_cmp(&probs[b]))
-            .unwrap_or(&0);
-        pairs.push((item.label, decided));
+        pairs.push((item.label, decision.decide(&probs)));
     }
-    let m = metrics(&classes, &pairs);
+    let m = metrics(&decision.classes, &pairs);
     eprintln!(
         "{} files, {} classes, {} statistics: UA {:.1} %, WA {:.1} %, macro-F1 {:.3}",
         m.n,
@@ -365,8 +388,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         m.wa * 100.0,
         m.macro_f1
     );
-    println!("{}", serde_json::to_string(&m)?);
-    Ok(())
+    Report::print(&m, normalize, &decision)
 }
 
 /// `--live`: one stream per speaker (or one for the session), scored as a listener sees it.
@@ -375,7 +397,7 @@ fn run_live(
     items: &[Item],
     model: &mut OnnxEmotionModel,
     normalize: Normalize,
-    classes: &[usize],
+    decision: &Decision,
 ) -> Result<()> {
     let mut groups: BTreeMap<String, Vec<(&Path, usize)>> = BTreeMap::new();
     for item in items {
@@ -396,7 +418,7 @@ fn run_live(
         model,
         &groups,
         args.gap_ms as f32 / 1000.0,
-        classes,
+        decision,
         smoothing_s,
     )?;
     eprintln!(
@@ -406,7 +428,7 @@ fn run_live(
         m.files,
         m.streams,
         m.seconds,
-        classes.len(),
+        decision.classes.len(),
         m.ua * 100.0,
         m.wa * 100.0,
         m.reaction_p50_s,
@@ -414,8 +436,12 @@ fn run_live(
         m.never_shown * 100.0,
         m.changes_per_minute
     );
-    println!("{}", serde_json::to_string(&m)?);
-    Ok(())
+    // `auto` without a speaker column played the manifest as one session.
+    let played = match normalize {
+        Normalize::Speaker => Normalize::Speaker,
+        _ => Normalize::Session,
+    };
+    Report::print(&m, played, decision)
 }
 
 #[cfg(test)]

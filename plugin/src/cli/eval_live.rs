@@ -4,8 +4,9 @@
 //! back as one stream, in a fixed shuffled order so emotions change from file to file, through the
 //! plugin's emotion path frame by frame: voice activity, the model's sliding window and running
 //! speaker estimate from a cold start, and the output smoothing. The class on display (the
-//! highest smoothed probability among the manifest's classes) is compared, 10 ms by 10 ms, with
-//! the label of the file being spoken: from a file's first voiced frame to the next file's.
+//! highest smoothed probability among the manifest's classes, decided as a file is: see
+//! `decision`) is compared, 10 ms by 10 ms, with the label of the file being spoken: from a
+//! file's first voiced frame to the next file's.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,6 +14,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
+use super::decision::Decision;
 use super::features::extract;
 use crate::analysis::Analyzer;
 use crate::dsp::{FeatureFrame, FrontEnd, FRAMES_PER_SECOND};
@@ -75,7 +77,7 @@ fn play(
     model: &mut OnnxEmotionModel,
     files: &[(&Path, usize)],
     gap: &[FeatureFrame],
-    classes: &[usize],
+    decision: &Decision,
     smoothing_s: f32,
 ) -> Result<(Vec<Option<usize>>, Vec<Segment>)> {
     let mut ordered: Vec<_> = files.to_vec();
@@ -111,10 +113,7 @@ fn play(
                 });
                 last_estimate = Some(est.frame_index);
                 let probs = smoother.update(&est.probs, dt, smoothing_s);
-                shown = classes
-                    .iter()
-                    .copied()
-                    .max_by(|&a, &b| probs[a].total_cmp(&probs[b]));
+                shown = Some(decision.decide(&probs));
             }
             display.push(shown);
         }
@@ -202,7 +201,7 @@ pub fn run(
     model: &mut OnnxEmotionModel,
     groups: &BTreeMap<String, Vec<(&Path, usize)>>,
     gap_s: f32,
-    classes: &[usize],
+    decision: &Decision,
     smoothing_s: f32,
 ) -> Result<LiveMetrics> {
     if groups.is_empty() {
@@ -211,9 +210,9 @@ pub fn run(
     let gap = silence(gap_s);
     let mut streams = Vec::with_capacity(groups.len());
     for files in groups.values() {
-        streams.push(play(model, files, &gap, classes, smoothing_s)?);
+        streams.push(play(model, files, &gap, decision, smoothing_s)?);
     }
-    Ok(score(&streams, classes))
+    Ok(score(&streams, &decision.classes))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 mod adapt;
 mod analyze;
 mod calibrate;
+mod decision;
 pub mod decode;
 pub mod eval;
 mod eval_live;
