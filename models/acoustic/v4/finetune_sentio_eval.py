@@ -6,7 +6,9 @@
 
 Exports each `DIR/loco_<corpus>.pt` (else `loco_<corpus>_frozen.pt`) with `export.py` and runs `target/release/sentio eval` on the
 held-out corpus with the speaker's, global and session statistics; writes UA, WA, macro-F1,
-recall and the export's ONNX Runtime ↔ PyTorch differences.
+recall and the export's ONNX Runtime ↔ PyTorch differences. Calm's probability is dropped
+(`--keep-calm-apart`): the decision every recipe was chosen with; `calm_fold.py` measures the
+default decision, calm counted as neutral, beside it.
 """
 import json
 import os
@@ -35,7 +37,8 @@ def main(ckpt_dir: str, out_path: str, temperatures: str = "1,1", prior: str = "
     def run(job):
         c, n = job
         r = subprocess.run(["target/release/sentio", "eval", "--manifest", f"../shared/data/{c}/labels.csv",
-                            "--model", f"/tmp/ft-export/loco_{c}/sentio-ser.onnx", "--normalize", n],
+                            "--model", f"/tmp/ft-export/loco_{c}/sentio-ser.onnx", "--normalize", n,
+                            "--keep-calm-apart"],
                            capture_output=True, text=True, check=True)
         d = json.loads([line for line in r.stdout.splitlines() if line.startswith("{")][-1])
         print(c, n, round(100 * d["ua"], 1), flush=True)

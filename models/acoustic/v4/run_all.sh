@@ -61,11 +61,18 @@ gain_robustness() {  # PREFIX "GAINS" DIR:TAG...
     done
 }
 # What a listener sees (the card's live tables): `sentio eval --live` on TESS, ASED and URDU with the
-# exported model that MODEL ARGS pick -> results/live/TAG_<corpus>.json.
+# exported model that MODEL ARGS pick -> results/live/TAG_<corpus>.json. Calm apart, the decision
+# every recipe was chosen with; calm_fold.py measures the default decision (item 13) beside it.
 live() {  # TAG MODEL ARGS...
     (cd ../../.. && for c in tess ased urdu; do
-        $CLI eval --manifest $DATA/$c/labels.csv --live "${@:2}" | grep '^{' > $HERE/results/live/$1_$c.json
+        $CLI eval --manifest $DATA/$c/labels.csv --live --keep-calm-apart "${@:2}" | grep '^{' \
+            > $HERE/results/live/$1_$c.json
     done)
+}
+# `sentio eval`'s decision on corpora without calm, calm folded into neutral or kept apart (the
+# model card's item 13) with the exported model that MODEL ARGS pick -> results/calm_fold_TAG.json.
+calm_fold() {  # TAG MODEL ARGS...
+    (cd ../../.. && $PY $HERE/calm_fold.py $HERE/results/calm_fold_$1.json "${@:2}")
 }
 # "T_SPK,T_COLD": the two temperatures calibrate.py chose for results/calibration_TAG.json.
 temperatures() {
@@ -139,6 +146,7 @@ SENTIO_V4_AUG=/tmp/v8-aug ship v8gain --gain-copies-db=-10,10
 gain_robustness /tmp/v4-gain "-10 -5 5 10 15 20" /tmp/v7:v7 /tmp/v8gain:v8gain
 SENTIO_V4_AUG=/tmp/v8-aug $PY sex_probe.py --variants cold --out sex_probe_v8.json
 live v8 --model models/acoustic/sentio-ser.onnx
+calm_fold v8 --model models/acoustic/sentio-ser.onnx
 
 # Whisper base, the larger option (models/acoustic/base/; the plugin's "Model Encoder", the CLI's
 # --emotion-model base): the same windows through base's conv stem and blocks 1+2 (d 512), the
@@ -201,6 +209,7 @@ done
     ship v8_base --out ../base --report v8_base_export.json --gain-copies-db=-10,10
     gain_robustness /tmp/v4-base-gain "-10 10 20" /tmp/v6b-aug0.3:v6_base /tmp/v8_base:v8_base
     live v8_base --emotion-model base
+    CALM_FOLD_MODES=speaker,global calm_fold v8_base --emotion-model base
 )
 
 if [ "${SENTIO_V4_RECORD:-0}" = 1 ]; then
