@@ -76,15 +76,19 @@ mod tests {
         p
     }
 
-    #[test]
-    fn calm_counts_as_neutral_when_the_manifest_has_no_calm() {
-        let p = probs(&[
+    /// Sad leads, but calm and neutral together outweigh it.
+    fn calm_close_behind_sad() -> [f32; N_CLASSES] {
+        probs(&[
             ("neutral", 0.2),
             ("calm", 0.25),
             ("sad", 0.35),
             ("happy", 0.2),
-        ]);
-        let idx = |n| class_index(n).unwrap();
+        ])
+    }
+
+    #[test]
+    fn calm_counts_as_neutral_when_the_manifest_has_no_calm() {
+        let (p, idx) = (calm_close_behind_sad(), |n| class_index(n).unwrap());
         let folded = Decision::new(&present(&["neutral", "sad", "happy"]), false, true);
         assert_eq!(
             folded.classes,
@@ -100,13 +104,7 @@ mod tests {
 
     #[test]
     fn no_folding_when_calm_is_a_class_or_neutral_is_not() {
-        let p = probs(&[
-            ("neutral", 0.2),
-            ("calm", 0.25),
-            ("sad", 0.35),
-            ("happy", 0.2),
-        ]);
-        let idx = |n| class_index(n).unwrap();
+        let (p, idx) = (calm_close_behind_sad(), |n| class_index(n).unwrap());
         // RAVDESS: calm is its own class.
         let eight = Decision::new(&present(&["neutral", "calm", "sad"]), false, true);
         assert_eq!(eight.decide(&p), idx("sad"));
