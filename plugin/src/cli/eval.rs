@@ -57,7 +57,8 @@ pub struct EvalArgs {
     pub model: ModelArgs,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Normalize {
     Auto,
     Speaker,
@@ -168,7 +169,7 @@ struct Report<'a, M: Serialize> {
     #[serde(flatten)]
     metrics: &'a M,
     /// Whose statistics normalised the speaker (`auto` resolved).
-    normalize: String,
+    normalize: Normalize,
     /// How a file's probabilities became a decision (`Decision::label`).
     decision: &'static str,
 }
@@ -177,7 +178,7 @@ impl<'a, M: Serialize> Report<'a, M> {
     fn print(metrics: &'a M, normalize: Normalize, decision: &Decision) -> Result<()> {
         let report = Report {
             metrics,
-            normalize: format!("{normalize:?}").to_lowercase(),
+            normalize,
             decision: decision.label(),
         };
         println!("{}", serde_json::to_string(&report)?);
