@@ -26,20 +26,7 @@ import data as D
 from encoder import WHISPERS, WhisperStem
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-WIN, HOP, MIN, MIN_VOICED = 250, 50, 50, 0.2
-
-
-def window_starts(n: int, vo: np.ndarray) -> list[tuple[int, int]]:
-    win = min(WIN, n)
-    out, start = [], 0
-    while True:
-        end = start + win
-        if vo[start:end].mean() >= MIN_VOICED:
-            out.append((start, end))
-        if end >= n:
-            break
-        start = min(start + HOP, n - win)
-    return out or [(0, win)]
+WIN, MIN, window_starts = D.WIN, D.MIN, D.window_starts
 
 
 def whisper_scale(x: np.ndarray) -> np.ndarray:

@@ -15,6 +15,9 @@ CORPORA = ["ravdess", "tess", "ased", "urdu"]
 WHISPER = slice(105, 185)
 ENERGY = 104
 RAVDESS_EMOTION = {f"{i + 1:02d}": c for i, c in enumerate(CLASSES)}
+# A clip's windows, as `sentio eval` and the plugin cut them: 250 frames (or the whole clip when
+# shorter, at least MIN), every 50, kept when at least 20 % of their frames are voiced.
+WIN, HOP, MIN, MIN_VOICED = 250, 50, 50, 0.2
 
 
 @dataclass
@@ -77,3 +80,17 @@ def load(feat_dir: str, clip: Clip) -> tuple[np.ndarray, np.ndarray]:
     """(whisper log10 mel [frames, 80] float32, voiced [frames])."""
     a = np.load(os.path.join(feat_dir, clip.stem + ".npy"))
     return a[:, WHISPER].astype(np.float32), voiced(a[:, ENERGY])
+
+
+def window_starts(n: int, vo: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) of the windows of a clip of `n` frames with voiced mask `vo`."""
+    win = min(WIN, n)
+    out, start = [], 0
+    while True:
+        end = start + win
+        if vo[start:end].mean() >= MIN_VOICED:
+            out.append((start, end))
+        if end >= n:
+            break
+        start = min(start + HOP, n - win)
+    return out or [(0, win)]
