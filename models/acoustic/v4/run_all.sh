@@ -147,6 +147,11 @@ gain_robustness /tmp/v4-gain "-10 -5 5 10 15 20" /tmp/v7:v7 /tmp/v8gain:v8gain
 SENTIO_V4_AUG=/tmp/v8-aug $PY sex_probe.py --variants cold --out sex_probe_v8.json
 live v8 --model models/acoustic/sentio-ser.onnx
 calm_fold v8 --model models/acoustic/sentio-ser.onnx
+# A class prior learnt on the other corpora (item 14), then the speaker head's division by the
+# speaker's spread (item 15): the exported graph's windows through onnxruntime, numpy and scipy.
+rm -rf /tmp/prior-probe  # its window cache belongs to the graph it was made with
+$PY prior_probe.py --feat /tmp/rust-feat
+$PY spk_norm_probe.py --feat /tmp/rust-feat
 
 # Whisper base, the larger option (models/acoustic/base/; the plugin's "Model Encoder", the CLI's
 # --emotion-model base): the same windows through base's conv stem and blocks 1+2 (d 512), the
