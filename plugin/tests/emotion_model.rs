@@ -134,6 +134,43 @@ fn speaker_weight_blends(dir: &Path) {
 }
 
 #[test]
+fn the_speaker_weight_stops_at_the_sidecars_ceiling() {
+    // The shipped graph under sidecars that differ only in `max_speaker_weight`.
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(acoustic().join("sentio-ser.json")).unwrap();
+    let sidecar: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let with = |ceiling: f64| {
+        let mut s = sidecar.clone();
+        s["embedding"]["max_speaker_weight"] = ceiling.into();
+        let path = tmp.path().join(format!("ceiling-{ceiling}.onnx"));
+        std::fs::write(path.with_extension("json"), s.to_string()).unwrap();
+        std::fs::copy(acoustic().join("sentio-ser.onnx"), &path).unwrap();
+        OnnxEmotionModel::load_from(&path, &ModelOptions::default())
+    };
+    let mut capped = with(0.6).unwrap();
+    let mut free = with(1.0).unwrap();
+    let (_, input) = npy(&acoustic().join("parity_input.npy"));
+    let spec = free.sidecar().embedding.clone().unwrap();
+    let mean: Vec<f32> = spec
+        .global_mean
+        .iter()
+        .zip(&spec.global_std)
+        .map(|(m, s)| m + 0.3 * s)
+        .collect();
+    let std: Vec<f32> = spec.global_std.iter().map(|s| 0.7 * s).collect();
+    let at =
+        |m: &mut OnnxEmotionModel, w: f32| m.infer_with(&input, Some((&mean, &std, w))).unwrap();
+    // A speaker fully known (weight 1) gets the blend at the ceiling; below it nothing changes.
+    assert!(max_abs_diff(&at(&mut capped, 1.0), &at(&mut free, 0.6)) <= 1e-6);
+    assert!(max_abs_diff(&at(&mut free, 1.0), &at(&mut free, 0.6)) > 1e-3);
+    assert!(max_abs_diff(&at(&mut capped, 0.4), &at(&mut free, 0.4)) <= 1e-6);
+    // What the model outputs changed, so a "learn my voice" correction for one is not the other's.
+    assert_ne!(capped.sidecar().fingerprint(), free.sidecar().fingerprint());
+    let err = with(1.5).err().unwrap();
+    assert!(err.contains("max_speaker_weight"), "{err}");
+}
+
+#[test]
 fn the_embedding_output_matches_pytorch_and_a_speaker_moves_its_statistics() {
     for dir in shipped() {
         embedding_matches(&dir);

@@ -48,6 +48,13 @@ pub struct EmbeddingNormalization {
     /// two heads' logits by it. Absent: one head reads both.
     #[serde(default)]
     pub weight_input: Option<String>,
+    /// The ceiling of that weight: with a speaker's statistics complete, the cold-start head still
+    /// holds `1 - max_speaker_weight` of the blend. The two heads read the window two ways (the
+    /// speaker's statistics and the speech frames; the global ones and the whole window) and their
+    /// blend beats the speaker head alone on the corpora the model never heard (model card, item
+    /// 16). Absent: 1 (the speaker head alone, as before).
+    #[serde(default = "one")]
+    pub max_speaker_weight: f32,
     /// Seconds of the global statistics blended into a speaker's estimate (shrinkage).
     pub prior_seconds: f32,
     /// Seconds of speech the running estimate remembers.
@@ -58,6 +65,10 @@ pub struct EmbeddingNormalization {
     pub head_mean: Vec<f32>,
     #[serde(default)]
     pub head_std: Vec<f32>,
+}
+
+fn one() -> f32 {
+    1.0
 }
 
 impl EmbeddingNormalization {
@@ -96,8 +107,16 @@ impl Sidecar {
                 .map(|&v| v as f64)
                 .sum(),
         };
+        // A ceiling below 1 changes what the model outputs once it knows the speaker, so it
+        // names a different model (older sidecars, without one, keep their fingerprint).
+        let ceiling = match &self.embedding {
+            Some(e) if e.max_speaker_weight < 1.0 => {
+                format!(" | speaker weight ≤ {}", e.max_speaker_weight)
+            }
+            _ => String::new(),
+        };
         format!(
-            "{} | {} parameters | {stats:.6}",
+            "{} | {} parameters | {stats:.6}{ceiling}",
             self.model.as_deref().unwrap_or("unnamed model"),
             self.parameters.unwrap_or(0)
         )
@@ -159,6 +178,9 @@ impl Sidecar {
             }
             if !(e.prior_seconds >= 0.0 && e.memory_seconds > 0.0) {
                 return Err("embedding prior_seconds must be >= 0 and memory_seconds > 0".into());
+            }
+            if !(0.0..=1.0).contains(&e.max_speaker_weight) {
+                return Err("embedding max_speaker_weight must be between 0 and 1".into());
             }
             if !e.head_mean.is_empty()
                 && (e.head_mean.len() != e.global_mean.len()

@@ -191,6 +191,7 @@ mod tests {
             weight_input: None,
             global_mean: vec![0.0, 10.0],
             global_std: vec![1.0, 2.0],
+            max_speaker_weight: 1.0,
             prior_seconds: prior,
             memory_seconds: 100.0,
             head_mean: vec![],
