@@ -3,7 +3,7 @@
 
     python3 models/acoustic/v4/calm_fold.py results/OUT.json [SENTIO EVAL MODEL ARGS...]
     (from the repository root, after `cargo build --release`; CALM_FOLD_MODES=speaker,global
-    limits the runs to those statistics)
+    limits the runs to those statistics, CALM_FOLD_DECISIONS=calm_as_neutral to that decision)
 
 Only RAVDESS tells calm from neutral; TESS, ASED and URDU (and the issue's English, German and
 Italian sets) have neutral and no calm. Runs the exported model through `target/release/sentio
@@ -26,6 +26,8 @@ def main(out_path: str, *model_args: str) -> None:
     if os.environ.get("CALM_FOLD_MODES"):
         modes = {m: modes[m] for m in os.environ["CALM_FOLD_MODES"].split(",")}
     decisions = {"calm_as_neutral": [], "calm_apart": ["--keep-calm-apart"]}
+    if os.environ.get("CALM_FOLD_DECISIONS"):
+        decisions = {d: decisions[d] for d in os.environ["CALM_FOLD_DECISIONS"].split(",")}
 
     def run(job):
         c, m, d = job
@@ -44,7 +46,8 @@ def main(out_path: str, *model_args: str) -> None:
     for c in corpora:
         for m in modes:
             r = out["sentio_eval"][c][m]
-            r["gain"] = r["calm_as_neutral"]["ua"] - r["calm_apart"]["ua"]
+            if len(r) == 2:
+                r["gain"] = r["calm_as_neutral"]["ua"] - r["calm_apart"]["ua"]
     with open(out_path, "w") as f:
         json.dump(out, f, indent=1)
 

@@ -152,6 +152,12 @@ calm_fold v8 --model models/acoustic/sentio-ser.onnx
 rm -rf /tmp/prior-probe  # its window cache belongs to the graph it was made with
 $PY prior_probe.py --feat /tmp/rust-feat
 $PY spk_norm_probe.py --feat /tmp/rust-feat
+# The cold head's share once the speaker is known (item 16): each fold's cold head refitted with
+# v8's copies, the speaker weight's ceiling chosen by the rule and written into the exported
+# sidecar (every figure above was measured without it); then `sentio eval` with it.
+$PY blend_probe.py --feat /tmp/rust-feat --aug-feat /tmp/v4-aug/feat --write-sidecar ../sentio-ser.json
+CALM_FOLD_MODES=speaker,session,live CALM_FOLD_DECISIONS=calm_as_neutral calm_fold v8_ceiling \
+    --model models/acoustic/sentio-ser.onnx
 
 # Whisper base, the larger option (models/acoustic/base/; the plugin's "Model Encoder", the CLI's
 # --emotion-model base): the same windows through base's conv stem and blocks 1+2 (d 512), the

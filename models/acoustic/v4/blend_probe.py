@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Item 16: how far the speaker head should take over. The graph blends the two heads' calibrated
+logits, w * speaker head + (1 - w) * cold head, and the runtime passes w = s / (s + prior) for s
+seconds of the speaker heard: 0.5 after 5 s, 0.86 after 30 s, 1 with a speaker's full statistics
+(`sentio eval --normalize speaker` and `session` pass 1). The cold head reads the window with the
+global statistics and the whole window's frames, the speaker head the speaker's statistics and
+the speech frames: two views, and an ensemble of the two may beat either even when the speaker's
+statistics are known. This scores the blend at fixed w with each speaker's full statistics.
+
+    python3 models/acoustic/v4/blend_probe.py --aug-feat /tmp/v4-aug/feat   # -> v4/results/blend_probe.json
+    (after prior_probe.py, whose window cache it reads, and augment.py's copies with their features)
+
+Protocol (validation only): LOCO: the shipped graph (prior_probe.py's windows: each speaker's
+statistics over all its windows, weight 1, and weight 0), the blend of the two calibrated outputs
+at each w; RAVDESS CV: each fold's speaker head as prior_probe.py refits it and its cold head
+refitted with v8's recipe in numpy (the whole-window half, the global statistics of its training
+rows, logistic regression C = 1 on the fold's clean windows and, at weight 0.3, their noisy and
+reverberant copies (augment.py) and the clean windows at -10 and +10 dB, each clip's windows
+weighing as one clip), each head's logits divided by the shipped temperature. Decisions as
+`sentio eval` makes them (window probabilities averaged, calm as neutral where a corpus has no calm).
+"""
+import argparse
+import json
+import os
+
+import numpy as np
+
+import data as D
+from prior_probe import HERE, Graph, clip_ua, embed, fit_logreg, softmax
+
+AUG_WEIGHT, GAINS_DB = 0.3, (-10.0, 10.0)
+
+
+def copies(g, clips, feat, aug_feat, path):
+    """RAVDESS's training copies through the graph: each clip's noisy copy (its own windows) and its
+    clean windows at each gain (the same windows and VAD, the mel shifted). (clip index, embedding)."""
+    if os.path.exists(path):
+        z = np.load(path)
+        return z["clip"], z["emb"]
+    wins = []
+    for i, c in enumerate(clips):
+        if c.corpus != "ravdess":
+            continue
+        x, vo = D.load(aug_feat, c)
+        if len(x) >= D.MIN:
+            wins += [(i, x[s:e]) for s, e in D.window_starts(len(x), vo)]
+        x, vo = D.load(feat, c)
+        if len(x) >= D.MIN:
+            for gain in GAINS_DB:
+                wins += [(i, x[s:e] + np.float32(gain / 10.0)) for s, e in D.window_starts(len(x), vo)]
+    clip = np.array([i for i, _ in wins])
+    emb = embed(g, wins)[1]
+    np.savez(path, clip=clip, emb=emb)
+    return clip, emb
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--feat", default="/tmp/rust-feat")
+    ap.add_argument("--aug-feat", default="/tmp/v4-aug/feat")
+    ap.add_argument("--model", default=os.path.join(HERE, "..", "sentio-ser.onnx"))
+    ap.add_argument("--cache", default="/tmp/prior-probe")
+    ap.add_argument("--weights", default="1,0.95,0.9,0.85,0.8,0.75,0.7,0.6,0.5,0")
+    ap.add_argument("--out", default="blend_probe.json")
+    ap.add_argument("--write-sidecar", default="", help="write the chosen ceiling into this sidecar's "
+                    "embedding.max_speaker_weight (the runtime caps the speaker weight there)")
+    a = ap.parse_args()
+    clips = D.clips()
+    g = Graph(a.model)
+    z = np.load(os.path.join(a.cache, "windows.npz"))
+    wclip, emb = z["clip"], z["emb"]
+    folds = np.load(os.path.join(a.cache, "folds.npy"))
+    cclip, cemb = copies(g, clips, a.feat, a.aug_feat, os.path.join(a.cache, "copies.npz"))
+    corpus = np.array([clips[i].corpus for i in wclip])
+    label = np.array([clips[i].label for i in wclip])
+    actor = np.array([int(clips[i].speaker.split(":")[1]) if corpus[j] == "ravdess" else 0
+                      for j, i in enumerate(wclip)])
+    cactor = np.array([int(clips[i].speaker.split(":")[1]) for i in cclip])
+    clabel = np.array([clips[i].label for i in cclip])
+    cc = D.corpus_classes(clips)
+    t_spk, t_cold = g.side["temperature"], g.side["temperature_cold"]
+    half = emb.shape[1] // 2
+    weights = [float(w) for w in a.weights.split(",")]
+    out = {"protocol": __doc__.split("Protocol")[1].strip(), "temperatures": [t_spk, t_cold]}
+
+    # RAVDESS CV: the cold head with v8's copies, per fold (its logits on every window, cached).
+    cold_path = os.path.join(a.cache, "folds_cold_v8.npy")
+    if os.path.exists(cold_path):
+        cold_folds = np.load(cold_path)
+    else:
+        cold_folds = np.zeros((5, len(emb), 8), np.float32)
+        for k in range(5):
+            test = (actor >= 4 * k + 1) & (actor <= 4 * k + 4)
+            train = (corpus == "ravdess") & ~test
+            ctrain = ~((cactor >= 4 * k + 1) & (cactor <= 4 * k + 4))
+            x = np.concatenate([emb[train, half:], cemb[ctrain, half:]])
+            y = np.concatenate([label[train], clabel[ctrain]])
+            src = np.concatenate([wclip[train], cclip[ctrain]])
+            w = 1.0 / np.bincount(src)[src]
+            w[train.sum():] *= AUG_WEIGHT
+            gm, gs = x.mean(0), x.std(0) + 1e-5
+            cold_folds[k] = fit_logreg((x - gm) / gs, y, w)((emb[:, half:] - gm) / gs)
+            print(f"fold {k} cold head refitted", flush=True)
+        np.save(cold_path, cold_folds)
+    cv = {w: [] for w in weights}
+    for k in range(5):
+        test = (actor >= 4 * k + 1) & (actor <= 4 * k + 4)
+        cold = cold_folds[k][test] / t_cold
+        spk = folds[k, 0][test] / t_spk
+        for bw in weights:
+            cv[bw].append(clip_ua(softmax(bw * spk + (1 - bw) * cold), label[test], wclip[test], cc["ravdess"])[0])
+
+    # LOCO: the shipped graph's two outputs (log-probabilities are the calibrated logits up to a
+    # constant per window, which the softmax drops).
+    ls, lc = (np.log(np.maximum(z[h], 1e-12)) for h in ("spk", "cold"))
+    summary = {}
+    for bw in weights:
+        loco = []
+        for c in ("tess", "ased", "urdu"):
+            m = corpus == c
+            loco.append(clip_ua(softmax(bw * ls[m] + (1 - bw) * lc[m]), label[m], wclip[m], cc[c])[0])
+        summary[str(bw)] = {
+            "tess_ased_urdu": [round(100 * v, 1) for v in loco], "loco_mean": round(100 * float(np.mean(loco)), 2),
+            "ravdess_cv": round(100 * float(np.mean(cv[bw])), 2),
+            "ravdess_folds": [round(100 * v, 1) for v in cv[bw]],
+            "selection": round(50 * float(np.mean(loco) + np.mean(cv[bw])), 2)}
+        print(bw, summary[str(bw)], flush=True)
+    out["summary"] = summary
+    # The ceiling: the weight the rule picks (a tie keeps the larger, the speaker head's share).
+    best = max(weights, key=lambda bw: (summary[str(bw)]["selection"], bw))
+    out["chosen_max_speaker_weight"] = best
+    print("chosen max_speaker_weight", best, flush=True)
+    if a.write_sidecar:
+        with open(a.write_sidecar) as fh:
+            side = json.load(fh)
+        side["embedding"]["max_speaker_weight"] = best
+        with open(a.write_sidecar, "w") as fh:
+            json.dump(side, fh, indent=1)
+    with open(os.path.join(HERE, "results", a.out), "w") as fh:
+        json.dump(out, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()
