@@ -7,6 +7,7 @@ use sentio::dsp::FrontEnd;
 use sentio::emotion::normalize::Calibration;
 use sentio::emotion::onnx_model::{ModelOptions, OnnxEmotionModel};
 use sentio::emotion::runtime::{AcousticModel, Device};
+use sentio::emotion::sidecar::EmbeddingNormalization;
 use sentio::emotion::{EmotionModel, ExecutionBackend};
 
 /// Largest acceptable difference between ONNX Runtime here and PyTorch at export.
@@ -82,6 +83,18 @@ fn the_encoder_setting_picks_the_shipped_model() {
     }
 }
 
+/// The statistics of export.py's blend fixture: the global ones shifted by 0.3 deviations and
+/// narrowed to 0.7.
+fn blend_fixture_stats(spec: &EmbeddingNormalization) -> (Vec<f32>, Vec<f32>) {
+    let mean = spec
+        .global_mean
+        .iter()
+        .zip(&spec.global_std)
+        .map(|(m, s)| m + 0.3 * s)
+        .collect();
+    (mean, spec.global_std.iter().map(|s| 0.7 * s).collect())
+}
+
 #[test]
 fn the_speaker_weight_blends_the_two_heads_as_pytorch_does() {
     for dir in shipped() {
@@ -104,13 +117,7 @@ fn speaker_weight_blends(dir: &Path) {
     let (_, input) = npy(&dir.join("parity_input.npy"));
     let (_, want) = npy(&dir.join("parity_probs_blend.npy"));
     // export.py's blend fixture: shifted statistics, the speaker's share 0.4.
-    let mean: Vec<f32> = spec
-        .global_mean
-        .iter()
-        .zip(&spec.global_std)
-        .map(|(m, s)| m + 0.3 * s)
-        .collect();
-    let std: Vec<f32> = spec.global_std.iter().map(|s| 0.7 * s).collect();
+    let (mean, std) = blend_fixture_stats(&spec);
     let got = model.infer_with(&input, Some((&mean, &std, 0.4))).unwrap();
     let err = max_abs_diff(&got, &want);
     println!("blend ort vs PyTorch: max abs difference {err:.2e}");
@@ -151,13 +158,7 @@ fn the_speaker_weight_stops_at_the_sidecars_ceiling() {
     let mut free = with(1.0).unwrap();
     let (_, input) = npy(&acoustic().join("parity_input.npy"));
     let spec = free.sidecar().embedding.clone().unwrap();
-    let mean: Vec<f32> = spec
-        .global_mean
-        .iter()
-        .zip(&spec.global_std)
-        .map(|(m, s)| m + 0.3 * s)
-        .collect();
-    let std: Vec<f32> = spec.global_std.iter().map(|s| 0.7 * s).collect();
+    let (mean, std) = blend_fixture_stats(&spec);
     let at =
         |m: &mut OnnxEmotionModel, w: f32| m.infer_with(&input, Some((&mean, &std, w))).unwrap();
     // A speaker fully known (weight 1) gets the blend at the ceiling; below it nothing changes.
