@@ -7,8 +7,10 @@ global statistics and the whole window's frames, the speaker head the speaker's 
 the speech frames: two views, and an ensemble of the two may beat either even when the speaker's
 statistics are known. This scores the blend at fixed w with each speaker's full statistics.
 
-    python3 models/acoustic/v4/blend_probe.py --aug-feat /tmp/v4-aug/feat   # -> v4/results/blend_probe.json
-    (after prior_probe.py, whose window cache it reads, and augment.py's copies with their features)
+    python3 models/acoustic/v4/blend_probe.py --aug-feat /tmp/v4-aug/feat \
+        --noisy-feat babble10=/tmp/v4-noisy/babble10/feat,10db=/tmp/v4-noisy/10/feat
+    # -> v4/results/blend_probe.json (after prior_probe.py, whose window cache it reads, augment.py's
+    # copies and noisy.py's, each with its `sentio features`)
 
 Protocol (validation only): LOCO: the shipped graph (prior_probe.py's windows: each speaker's
 statistics over all its windows, weight 1, and weight 0), the blend of the two calibrated outputs
@@ -18,6 +20,9 @@ rows, logistic regression C = 1 on the fold's clean windows and, at weight 0.3, 
 reverberant copies (augment.py) and the clean windows at -10 and +10 dB, each clip's windows
 weighing as one clip), each head's logits divided by the shipped temperature. Decisions as
 `sentio eval` makes them (window probabilities averaged, calm as neutral where a corpus has no calm).
+With `--noisy-feat`, the same fold heads also on the test actors' noisy copies (noisy.py's, never
+trained on), each speaker's statistics over their noisy windows, as the card's robustness curve;
+not part of the choice.
 """
 import argparse
 import json
@@ -26,7 +31,7 @@ import os
 import numpy as np
 
 import data as D
-from prior_probe import HERE, Graph, clip_ua, embed, fit_logreg, softmax
+from prior_probe import HERE, Graph, Linear, clip_ua, embed, fit_logreg, softmax, speaker_z
 
 AUG_WEIGHT, GAINS_DB = 0.3, (-10.0, 10.0)
 
@@ -54,6 +59,51 @@ def copies(g, clips, feat, aug_feat, path):
     return clip, emb
 
 
+def ravdess_windows(g, clips, feat, path):
+    """RAVDESS's clips of features `feat` through the graph, their own windows: (clip, embedding)."""
+    if os.path.exists(path):
+        z = np.load(path)
+        return z["clip"], z["emb"]
+    wins = []
+    for i, c in enumerate(clips):
+        x, vo = D.load(feat, c) if c.corpus == "ravdess" else (np.zeros((0, 80)), None)
+        if len(x) >= D.MIN:
+            wins += [(i, x[s:e]) for s, e in D.window_starts(len(x), vo)]
+    clip = np.array([i for i, _ in wins])
+    emb = embed(g, wins)[1]
+    np.savez(path, clip=clip, emb=emb)
+    return clip, emb
+
+
+def fold_heads(emb, wclip, label, actor, corpus, cclip, cemb, cactor, clabel, speaker, path):
+    """Per RAVDESS fold: (speaker head, cold head, the cold head's global mean and std)."""
+    names = ("mu", "sd", "W", "b")
+    if os.path.exists(path):
+        z = np.load(path)
+        return [(Linear(*(z[f"spk_{n}"][k] for n in names)), Linear(*(z[f"cold_{n}"][k] for n in names)),
+                 z["gm"][k], z["gs"][k]) for k in range(5)]
+    half = emb.shape[1] // 2
+    spk_x = speaker_z(emb[:, :half], speaker)
+    heads = []
+    for k in range(5):
+        test = (actor >= 4 * k + 1) & (actor <= 4 * k + 4)
+        train = (corpus == "ravdess") & ~test
+        spk = fit_logreg(spk_x[train], label[train], 1.0 / np.bincount(wclip[train])[wclip[train]])
+        ctrain = ~((cactor >= 4 * k + 1) & (cactor <= 4 * k + 4))
+        x = np.concatenate([emb[train, half:], cemb[ctrain, half:]])
+        y = np.concatenate([label[train], clabel[ctrain]])
+        src = np.concatenate([wclip[train], cclip[ctrain]])
+        w = 1.0 / np.bincount(src)[src]
+        w[train.sum():] *= AUG_WEIGHT
+        gm, gs = x.mean(0), x.std(0) + 1e-5
+        heads.append((spk, fit_logreg((x - gm) / gs, y, w), gm, gs))
+        print(f"fold {k} heads refitted", flush=True)
+    np.savez(path, gm=np.stack([h[2] for h in heads]), gs=np.stack([h[3] for h in heads]),
+             **{f"{h}_{n}": np.stack([getattr(hs[j], n) for hs in heads]) for j, h in enumerate(("spk", "cold"))
+                for n in names})
+    return heads
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--feat", default="/tmp/rust-feat")
@@ -61,6 +111,8 @@ def main():
     ap.add_argument("--model", default=os.path.join(HERE, "..", "sentio-ser.onnx"))
     ap.add_argument("--cache", default="/tmp/prior-probe")
     ap.add_argument("--weights", default="1,0.95,0.9,0.85,0.8,0.75,0.7,0.6,0.5,0")
+    ap.add_argument("--noisy-feat", default="", help="TAG=DIR,...: noisy.py copies' features to score the "
+                    "RAVDESS CV on too (not part of the choice)")
     ap.add_argument("--out", default="blend_probe.json")
     ap.add_argument("--write-sidecar", default="", help="write the chosen ceiling into this sidecar's "
                     "embedding.max_speaker_weight (the runtime caps the speaker weight there)")
@@ -69,10 +121,10 @@ def main():
     g = Graph(a.model)
     z = np.load(os.path.join(a.cache, "windows.npz"))
     wclip, emb = z["clip"], z["emb"]
-    folds = np.load(os.path.join(a.cache, "folds.npy"))
     cclip, cemb = copies(g, clips, a.feat, a.aug_feat, os.path.join(a.cache, "copies.npz"))
     corpus = np.array([clips[i].corpus for i in wclip])
     label = np.array([clips[i].label for i in wclip])
+    speaker = np.array([clips[i].speaker for i in wclip])
     actor = np.array([int(clips[i].speaker.split(":")[1]) if corpus[j] == "ravdess" else 0
                       for j, i in enumerate(wclip)])
     cactor = np.array([int(clips[i].speaker.split(":")[1]) for i in cclip])
@@ -83,32 +135,39 @@ def main():
     weights = [float(w) for w in a.weights.split(",")]
     out = {"protocol": __doc__.split("Protocol")[1].strip(), "temperatures": [t_spk, t_cold]}
 
-    # RAVDESS CV: the cold head with v8's copies, per fold (its logits on every window, cached).
-    cold_path = os.path.join(a.cache, "folds_cold_v8.npy")
-    if os.path.exists(cold_path):
-        cold_folds = np.load(cold_path)
-    else:
-        cold_folds = np.zeros((5, len(emb), 8), np.float32)
-        for k in range(5):
-            test = (actor >= 4 * k + 1) & (actor <= 4 * k + 4)
-            train = (corpus == "ravdess") & ~test
-            ctrain = ~((cactor >= 4 * k + 1) & (cactor <= 4 * k + 4))
-            x = np.concatenate([emb[train, half:], cemb[ctrain, half:]])
-            y = np.concatenate([label[train], clabel[ctrain]])
-            src = np.concatenate([wclip[train], cclip[ctrain]])
-            w = 1.0 / np.bincount(src)[src]
-            w[train.sum():] *= AUG_WEIGHT
-            gm, gs = x.mean(0), x.std(0) + 1e-5
-            cold_folds[k] = fit_logreg((x - gm) / gs, y, w)((emb[:, half:] - gm) / gs)
-            print(f"fold {k} cold head refitted", flush=True)
-        np.save(cold_path, cold_folds)
+    # RAVDESS CV: each fold's two heads (the speaker head as prior_probe.py fits it, the cold head
+    # with v8's copies), cached.
+    heads = fold_heads(emb, wclip, label, actor, corpus, cclip, cemb, cactor, clabel, speaker,
+                       os.path.join(a.cache, "heads_v8.npz"))
+    spk_x = speaker_z(emb[:, :half], speaker)
     cv = {w: [] for w in weights}
-    for k in range(5):
+    for k, (spk_head, cold_head, gm, gs) in enumerate(heads):
         test = (actor >= 4 * k + 1) & (actor <= 4 * k + 4)
-        cold = cold_folds[k][test] / t_cold
-        spk = folds[k, 0][test] / t_spk
+        spk = spk_head(spk_x[test]) / t_spk
+        cold = cold_head((emb[test, half:] - gm) / gs) / t_cold
         for bw in weights:
             cv[bw].append(clip_ua(softmax(bw * spk + (1 - bw) * cold), label[test], wclip[test], cc["ravdess"])[0])
+
+    # The same heads on the RAVDESS test actors' noisy copies (noisy.py: never trained on), each
+    # speaker's statistics over their noisy windows, as the card's robustness curve.
+    robust = {}
+    for spec in filter(None, a.noisy_feat.split(",")):
+        tag, feat_dir = spec.split("=")
+        nclip, nemb = ravdess_windows(g, clips, feat_dir, os.path.join(a.cache, f"noisy_{tag}.npz"))
+        nactor = np.array([int(clips[i].speaker.split(":")[1]) for i in nclip])
+        nlabel = np.array([clips[i].label for i in nclip])
+        nspk_x = speaker_z(nemb[:, :half], np.array([clips[i].speaker for i in nclip]))
+        res = {w: [] for w in weights}
+        for k, (spk_head, cold_head, gm, gs) in enumerate(heads):
+            test = (nactor >= 4 * k + 1) & (nactor <= 4 * k + 4)
+            spk = spk_head(nspk_x[test]) / t_spk
+            cold = cold_head((nemb[test, half:] - gm) / gs) / t_cold
+            for bw in weights:
+                res[bw].append(clip_ua(softmax(bw * spk + (1 - bw) * cold), nlabel[test], nclip[test],
+                                       cc["ravdess"])[0])
+        robust[tag] = {str(bw): round(100 * float(np.mean(v)), 2) for bw, v in res.items()}
+        print(tag, robust[tag], flush=True)
+    out["ravdess_cv_noisy"] = robust
 
     # LOCO: the shipped graph's two outputs (log-probabilities are the calibrated logits up to a
     # constant per window, which the softmax drops).

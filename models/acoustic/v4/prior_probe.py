@@ -214,8 +214,17 @@ def fit_logreg(x, y, w, c=1.0):
         return loss, np.concatenate([(p.T @ xs + W / c).ravel(), p.sum(0)])
 
     r = minimize(f, np.zeros(8 * d + 8), jac=True, method="L-BFGS-B", options={"maxiter": 300})
-    W, b = r.x[: 8 * d].reshape(8, d), r.x[8 * d :]
-    return lambda z: ((z - mu) / sd) @ W.T + b
+    return Linear(mu, sd, r.x[: 8 * d].reshape(8, d), r.x[8 * d :])
+
+
+class Linear:
+    """A fitted head: logits of rows `z` (its own standardisation, then the layer)."""
+
+    def __init__(self, mu, sd, W, b):
+        self.mu, self.sd, self.W, self.b = mu, sd, W, b
+
+    def __call__(self, z):
+        return ((z - self.mu) / self.sd) @ self.W.T + self.b
 
 
 def speaker_z(x, speaker):

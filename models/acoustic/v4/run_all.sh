@@ -155,7 +155,8 @@ $PY spk_norm_probe.py --feat /tmp/rust-feat
 # The cold head's share once the speaker is known (item 16): each fold's cold head refitted with
 # v8's copies, the speaker weight's ceiling chosen by the rule and written into the exported
 # sidecar (every figure above was measured without it); then `sentio eval` with it.
-$PY blend_probe.py --feat /tmp/rust-feat --aug-feat /tmp/v4-aug/feat --write-sidecar ../sentio-ser.json
+$PY blend_probe.py --feat /tmp/rust-feat --aug-feat /tmp/v4-aug/feat --write-sidecar ../sentio-ser.json \
+    --noisy-feat babble10=/tmp/v4-noisy/babble10/feat,10db=/tmp/v4-noisy/10/feat
 CALM_FOLD_MODES=speaker,session,live CALM_FOLD_DECISIONS=calm_as_neutral calm_fold v8_ceiling \
     --model models/acoustic/sentio-ser.onnx
 
