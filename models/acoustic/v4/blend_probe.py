@@ -36,9 +36,10 @@ from prior_probe import HERE, Graph, Linear, clip_ua, embed, fit_logreg, softmax
 AUG_WEIGHT, GAINS_DB = 0.3, (-10.0, 10.0)
 
 
-def copies(g, clips, feat, aug_feat, path):
-    """RAVDESS's training copies through the graph: each clip's noisy copy (its own windows) and its
-    clean windows at each gain (the same windows and VAD, the mel shifted). (clip index, embedding)."""
+def ravdess_windows(g, clips, path, sources):
+    """RAVDESS's clips through the graph, cached: for each clip, the windows of each source in
+    `sources` [(features folder, gain in dB)] (its own windows and VAD, the mel shifted by the
+    gain). (clip index, embedding)."""
     if os.path.exists(path):
         z = np.load(path)
         return z["clip"], z["emb"]
@@ -46,12 +47,9 @@ def copies(g, clips, feat, aug_feat, path):
     for i, c in enumerate(clips):
         if c.corpus != "ravdess":
             continue
-        x, vo = D.load(aug_feat, c)
-        if len(x) >= D.MIN:
-            wins += [(i, x[s:e]) for s, e in D.window_starts(len(x), vo)]
-        x, vo = D.load(feat, c)
-        if len(x) >= D.MIN:
-            for gain in GAINS_DB:
+        for feat, gain in sources:
+            x, vo = D.load(feat, c)
+            if len(x) >= D.MIN:
                 wins += [(i, x[s:e] + np.float32(gain / 10.0)) for s, e in D.window_starts(len(x), vo)]
     clip = np.array([i for i, _ in wins])
     emb = embed(g, wins)[1]
@@ -59,20 +57,18 @@ def copies(g, clips, feat, aug_feat, path):
     return clip, emb
 
 
-def ravdess_windows(g, clips, feat, path):
-    """RAVDESS's clips of features `feat` through the graph, their own windows: (clip, embedding)."""
-    if os.path.exists(path):
-        z = np.load(path)
-        return z["clip"], z["emb"]
-    wins = []
-    for i, c in enumerate(clips):
-        x, vo = D.load(feat, c) if c.corpus == "ravdess" else (np.zeros((0, 80)), None)
-        if len(x) >= D.MIN:
-            wins += [(i, x[s:e]) for s, e in D.window_starts(len(x), vo)]
-    clip = np.array([i for i, _ in wins])
-    emb = embed(g, wins)[1]
-    np.savez(path, clip=clip, emb=emb)
-    return clip, emb
+def fold_blend_ua(heads, spk_x, whole, label, clip, actor, weights, temps, classes):
+    """{w: [UA of each RAVDESS fold's test actors]} for the blend w * speaker head + (1 - w) * cold
+    head of each fold's `heads`; `spk_x` the speaker-normalised speech half, `whole` the
+    whole-window half of the same windows."""
+    res = {w: [] for w in weights}
+    for k, (spk_head, cold_head, gm, gs) in enumerate(heads):
+        test = (actor >= 4 * k + 1) & (actor <= 4 * k + 4)
+        spk = spk_head(spk_x[test]) / temps[0]
+        cold = cold_head((whole[test] - gm) / gs) / temps[1]
+        for w in weights:
+            res[w].append(clip_ua(softmax(w * spk + (1 - w) * cold), label[test], clip[test], classes)[0])
+    return res
 
 
 def fold_heads(emb, wclip, label, actor, corpus, cclip, cemb, cactor, clabel, speaker, path):
@@ -121,7 +117,9 @@ def main():
     g = Graph(a.model)
     z = np.load(os.path.join(a.cache, "windows.npz"))
     wclip, emb = z["clip"], z["emb"]
-    cclip, cemb = copies(g, clips, a.feat, a.aug_feat, os.path.join(a.cache, "copies.npz"))
+    # RAVDESS's training copies: each clip's noisy copy and its clean windows at each gain.
+    cclip, cemb = ravdess_windows(g, clips, os.path.join(a.cache, "copies.npz"),
+                                  [(a.aug_feat, 0.0)] + [(a.feat, gain) for gain in GAINS_DB])
     corpus = np.array([clips[i].corpus for i in wclip])
     label = np.array([clips[i].label for i in wclip])
     speaker = np.array([clips[i].speaker for i in wclip])
@@ -139,32 +137,20 @@ def main():
     # with v8's copies), cached.
     heads = fold_heads(emb, wclip, label, actor, corpus, cclip, cemb, cactor, clabel, speaker,
                        os.path.join(a.cache, "heads_v8.npz"))
-    spk_x = speaker_z(emb[:, :half], speaker)
-    cv = {w: [] for w in weights}
-    for k, (spk_head, cold_head, gm, gs) in enumerate(heads):
-        test = (actor >= 4 * k + 1) & (actor <= 4 * k + 4)
-        spk = spk_head(spk_x[test]) / t_spk
-        cold = cold_head((emb[test, half:] - gm) / gs) / t_cold
-        for bw in weights:
-            cv[bw].append(clip_ua(softmax(bw * spk + (1 - bw) * cold), label[test], wclip[test], cc["ravdess"])[0])
+    temps = (t_spk, t_cold)
+    cv = fold_blend_ua(heads, speaker_z(emb[:, :half], speaker), emb[:, half:], label, wclip, actor, weights,
+                       temps, cc["ravdess"])
 
     # The same heads on the RAVDESS test actors' noisy copies (noisy.py: never trained on), each
     # speaker's statistics over their noisy windows, as the card's robustness curve.
     robust = {}
     for spec in filter(None, a.noisy_feat.split(",")):
         tag, feat_dir = spec.split("=")
-        nclip, nemb = ravdess_windows(g, clips, feat_dir, os.path.join(a.cache, f"noisy_{tag}.npz"))
+        nclip, nemb = ravdess_windows(g, clips, os.path.join(a.cache, f"noisy_{tag}.npz"), [(feat_dir, 0.0)])
         nactor = np.array([int(clips[i].speaker.split(":")[1]) for i in nclip])
         nlabel = np.array([clips[i].label for i in nclip])
         nspk_x = speaker_z(nemb[:, :half], np.array([clips[i].speaker for i in nclip]))
-        res = {w: [] for w in weights}
-        for k, (spk_head, cold_head, gm, gs) in enumerate(heads):
-            test = (nactor >= 4 * k + 1) & (nactor <= 4 * k + 4)
-            spk = spk_head(nspk_x[test]) / t_spk
-            cold = cold_head((nemb[test, half:] - gm) / gs) / t_cold
-            for bw in weights:
-                res[bw].append(clip_ua(softmax(bw * spk + (1 - bw) * cold), nlabel[test], nclip[test],
-                                       cc["ravdess"])[0])
+        res = fold_blend_ua(heads, nspk_x, nemb[:, half:], nlabel, nclip, nactor, weights, temps, cc["ravdess"])
         robust[tag] = {str(bw): round(100 * float(np.mean(v)), 2) for bw, v in res.items()}
         print(tag, robust[tag], flush=True)
     out["ravdess_cv_noisy"] = robust
