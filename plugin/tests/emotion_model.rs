@@ -27,6 +27,40 @@ fn load(path: &Path) -> OnnxEmotionModel {
     OnnxEmotionModel::load_from(path, &ModelOptions::default()).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// `dir`'s graph under a copy of its sidecar with the speaker weight's floor and ceiling set
+/// (`None`: the key removed, so the runtime passes the weight as it is). The folder holds the copy.
+fn with_weights(
+    dir: &Path,
+    floor: Option<f64>,
+    ceiling: Option<f64>,
+) -> (tempfile::TempDir, Result<OnnxEmotionModel, String>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(dir.join("sentio-ser.json")).unwrap();
+    let mut sidecar: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let spec = sidecar["embedding"].as_object_mut().unwrap();
+    for (key, value) in [
+        ("min_speaker_weight", floor),
+        ("max_speaker_weight", ceiling),
+    ] {
+        match value {
+            Some(v) => spec.insert(key.into(), v.into()),
+            None => spec.remove(key),
+        };
+    }
+    let path = tmp.path().join("sentio-ser.onnx");
+    std::fs::write(path.with_extension("json"), sidecar.to_string()).unwrap();
+    std::fs::copy(dir.join("sentio-ser.onnx"), &path).unwrap();
+    let model = OnnxEmotionModel::load_from(&path, &ModelOptions::default());
+    (tmp, model)
+}
+
+/// `dir`'s graph as PyTorch exported it: the weight reaches the graph unclamped, so the parity
+/// fixtures (weight 0 and 0.4) are what it must reproduce.
+fn graph(dir: &Path) -> (tempfile::TempDir, OnnxEmotionModel) {
+    let (tmp, model) = with_weights(dir, None, None);
+    (tmp, model.unwrap_or_else(|e| panic!("{e}")))
+}
+
 /// The largest absolute difference between two equally long vectors.
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     a.iter()
@@ -44,7 +78,7 @@ fn npy(path: &Path) -> (Vec<u64>, Vec<f32>) {
 #[test]
 fn onnx_runtime_reproduces_pytorch_on_the_parity_fixture() {
     for dir in shipped() {
-        let mut model = load(&dir.join("sentio-ser.onnx"));
+        let (_tmp, mut model) = graph(&dir);
         let (shape, input) = npy(&dir.join("parity_input.npy"));
         let (_, want) = npy(&dir.join("parity_probs.npy"));
         assert_eq!(shape[2] as usize, model.sidecar().width());
@@ -72,9 +106,9 @@ fn the_encoder_setting_picks_the_shipped_model() {
         let mut model = OnnxEmotionModel::load(&options).unwrap_or_else(|e| panic!("{e}"));
         let described = model.sidecar().model.clone().unwrap_or_default();
         assert!(described.contains(name), "{which:?}: {described}");
-        // It is the file in that folder: its parity fixture reproduces.
+        // It is the file in that folder: the folder's graph and sidecar give the same output.
         let (_, input) = npy(&dir.join("parity_input.npy"));
-        let (_, want) = npy(&dir.join("parity_probs.npy"));
+        let want = load(&dir.join("sentio-ser.onnx")).infer(&input).unwrap();
         let got = model.infer(&input).unwrap();
         assert!(got
             .iter()
@@ -103,7 +137,7 @@ fn the_speaker_weight_blends_the_two_heads_as_pytorch_does() {
 }
 
 fn speaker_weight_blends(dir: &Path) {
-    let mut model = load(&dir.join("sentio-ser.onnx"));
+    let (_tmp, mut model) = graph(dir);
     let spec = model
         .sidecar()
         .embedding
@@ -141,22 +175,14 @@ fn speaker_weight_blends(dir: &Path) {
 }
 
 #[test]
-fn the_speaker_weight_stops_at_the_sidecars_ceiling() {
-    // The shipped graph under sidecars that differ only in `max_speaker_weight`.
-    let tmp = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(acoustic().join("sentio-ser.json")).unwrap();
-    let sidecar: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let with = |ceiling: f64| {
-        let mut s = sidecar.clone();
-        s["embedding"]["max_speaker_weight"] = ceiling.into();
-        let path = tmp.path().join(format!("ceiling-{ceiling}.onnx"));
-        std::fs::write(path.with_extension("json"), s.to_string()).unwrap();
-        std::fs::copy(acoustic().join("sentio-ser.onnx"), &path).unwrap();
-        OnnxEmotionModel::load_from(&path, &ModelOptions::default())
-    };
-    let mut capped = with(0.6).unwrap();
-    let mut free = with(1.0).unwrap();
-    let (_, input) = npy(&acoustic().join("parity_input.npy"));
+fn the_speaker_weight_stays_between_the_sidecars_floor_and_ceiling() {
+    // The shipped graph under sidecars that differ only in `min_` and `max_speaker_weight`.
+    let dir = acoustic();
+    let (_t0, mut free) = graph(&dir);
+    let (_t1, capped) = with_weights(&dir, None, Some(0.6));
+    let (_t2, floored) = with_weights(&dir, Some(0.3), None);
+    let (mut capped, mut floored) = (capped.unwrap(), floored.unwrap());
+    let (_, input) = npy(&dir.join("parity_input.npy"));
     let spec = free.sidecar().embedding.clone().unwrap();
     let (mean, std) = blend_fixture_stats(&spec);
     let at =
@@ -165,10 +191,41 @@ fn the_speaker_weight_stops_at_the_sidecars_ceiling() {
     assert!(max_abs_diff(&at(&mut capped, 1.0), &at(&mut free, 0.6)) <= 1e-6);
     assert!(max_abs_diff(&at(&mut free, 1.0), &at(&mut free, 0.6)) > 1e-3);
     assert!(max_abs_diff(&at(&mut capped, 0.4), &at(&mut free, 0.4)) <= 1e-6);
-    // What the model outputs changed, so a "learn my voice" correction for one is not the other's.
-    assert_ne!(capped.sidecar().fingerprint(), free.sidecar().fingerprint());
-    let err = with(1.5).err().unwrap();
-    assert!(err.contains("max_speaker_weight"), "{err}");
+    // A speaker not yet heard (weight 0, or a weight that is not a number) gets the blend at the
+    // floor; above it nothing changes.
+    assert!(max_abs_diff(&at(&mut floored, 0.0), &at(&mut free, 0.3)) <= 1e-6);
+    assert!(max_abs_diff(&at(&mut floored, f32::NAN), &at(&mut free, 0.3)) <= 1e-6);
+    assert!(max_abs_diff(&at(&mut free, 0.0), &at(&mut free, 0.3)) > 1e-3);
+    assert!(max_abs_diff(&at(&mut floored, 0.5), &at(&mut free, 0.5)) <= 1e-6);
+    // A cold start (the global statistics, nothing heard yet) is the graph at the floor, for the
+    // shipped sidecar as for this one.
+    let global = |m: &mut OnnxEmotionModel, w: f32| {
+        m.infer_with(&input, Some((&spec.global_mean, &spec.global_std, w)))
+            .unwrap()
+    };
+    let cold = floored.infer(&input).unwrap();
+    assert!(max_abs_diff(&cold, &global(&mut free, 0.3)) <= 1e-6);
+    let mut shipped = load(&dir.join("sentio-ser.onnx"));
+    let shipped_floor = shipped
+        .sidecar()
+        .embedding
+        .as_ref()
+        .unwrap()
+        .min_speaker_weight;
+    let cold = shipped.infer(&input).unwrap();
+    assert!(max_abs_diff(&cold, &global(&mut free, shipped_floor)) <= 1e-6);
+    // What the model outputs changed, so a "learn my voice" correction for one is not another's.
+    let prints = [&capped, &floored, &free].map(|m| m.sidecar().fingerprint());
+    assert!(prints[0] != prints[1] && prints[1] != prints[2] && prints[0] != prints[2]);
+    // Weights outside 0..=1, or a floor above the ceiling, are refused with the key named.
+    for (floor, ceiling, key) in [
+        (None, Some(1.5), "max_speaker_weight"),
+        (Some(-0.1), None, "min_speaker_weight"),
+        (Some(0.7), Some(0.6), "min_speaker_weight"),
+    ] {
+        let err = with_weights(&dir, floor, ceiling).1.err().unwrap();
+        assert!(err.contains(key), "{err}");
+    }
 }
 
 #[test]

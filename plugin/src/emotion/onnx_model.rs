@@ -293,16 +293,18 @@ impl OnnxEmotionModel {
         let tensor = TensorRef::from_array_view(([1usize, frames, width], rows))
             .map_err(|e| format!("model input: {e}"))?;
         // A weight that is not a number is a cold start, never a NaN into the graph. The
-        // sidecar's ceiling keeps the cold-start head in the blend once the speaker is known.
-        let ceiling = self
+        // sidecar's ceiling keeps the cold-start head in the blend once the speaker is known,
+        // its floor the speaker head before (the load checked floor <= ceiling).
+        let (floor, ceiling) = self
             .sidecar
             .embedding
             .as_ref()
-            .map_or(1.0, |e| e.max_speaker_weight);
+            .map_or((0.0, 1.0), |e| (e.min_speaker_weight, e.max_speaker_weight));
         let weight = [embedding_stats
             .map(|(_, _, w)| w)
             .filter(|w| w.is_finite())
-            .map_or(0.0, |w| w.clamp(0.0, 1.0).min(ceiling))];
+            .map_or(0.0, |w| w.clamp(0.0, 1.0))
+            .clamp(floor, ceiling)];
         let outputs = match (&self.sidecar.embedding, embedding_stats) {
             (Some(spec), Some((mean, std, _))) => {
                 let m = TensorRef::from_array_view(([mean.len()], mean))

@@ -55,6 +55,13 @@ pub struct EmbeddingNormalization {
     /// 16). Absent: 1 (the speaker head alone, as before).
     #[serde(default = "one")]
     pub max_speaker_weight: f32,
+    /// The floor of that weight: before the speaker is known (a cold start, the global statistics
+    /// in place of theirs) the speaker head still holds `min_speaker_weight` of the blend, reading
+    /// the window with the global statistics, a third view beside the two above (model card, item
+    /// 17). It binds for the first `prior_seconds · min / (1 - min)` seconds of a speaker and at
+    /// every cold start. Absent: 0 (the cold-start head alone, as before).
+    #[serde(default)]
+    pub min_speaker_weight: f32,
     /// Seconds of the global statistics blended into a speaker's estimate (shrinkage).
     pub prior_seconds: f32,
     /// Seconds of speech the running estimate remembers.
@@ -107,16 +114,20 @@ impl Sidecar {
                 .map(|&v| v as f64)
                 .sum(),
         };
-        // A ceiling below 1 changes what the model outputs once it knows the speaker, so it
-        // names a different model (older sidecars, without one, keep their fingerprint).
-        let ceiling = match &self.embedding {
-            Some(e) if e.max_speaker_weight < 1.0 => {
-                format!(" | speaker weight ≤ {}", e.max_speaker_weight)
+        // A ceiling below 1 changes what the model outputs once it knows the speaker, and a floor
+        // above 0 what it outputs before, so each names a different model (older sidecars,
+        // without them, keep their fingerprint).
+        let mut weights = String::new();
+        if let Some(e) = &self.embedding {
+            if e.min_speaker_weight > 0.0 {
+                weights.push_str(&format!(" | speaker weight ≥ {}", e.min_speaker_weight));
             }
-            _ => String::new(),
-        };
+            if e.max_speaker_weight < 1.0 {
+                weights.push_str(&format!(" | speaker weight ≤ {}", e.max_speaker_weight));
+            }
+        }
         format!(
-            "{} | {} parameters | {stats:.6}{ceiling}",
+            "{} | {} parameters | {stats:.6}{weights}",
             self.model.as_deref().unwrap_or("unnamed model"),
             self.parameters.unwrap_or(0)
         )
@@ -181,6 +192,11 @@ impl Sidecar {
             }
             if !(0.0..=1.0).contains(&e.max_speaker_weight) {
                 return Err("embedding max_speaker_weight must be between 0 and 1".into());
+            }
+            if !(0.0..=e.max_speaker_weight).contains(&e.min_speaker_weight) {
+                return Err(
+                    "embedding min_speaker_weight must be between 0 and max_speaker_weight".into(),
+                );
             }
             if !e.head_mean.is_empty()
                 && (e.head_mean.len() != e.global_mean.len()

@@ -192,6 +192,7 @@ mod tests {
             global_mean: vec![0.0, 10.0],
             global_std: vec![1.0, 2.0],
             max_speaker_weight: 1.0,
+            min_speaker_weight: 0.0,
             prior_seconds: prior,
             memory_seconds: 100.0,
             head_mean: vec![],
