@@ -71,6 +71,19 @@ def fold_blend_ua(heads, spk_x, whole, label, clip, actor, weights, temps, class
     return res
 
 
+def write_choice(out, name, sidecar, key, value):
+    """The results as v4/results/`name`, and (with a `sidecar` path) the chosen `value` as that
+    sidecar's embedding.`key`, where the runtime reads it."""
+    if sidecar:
+        with open(sidecar) as fh:
+            side = json.load(fh)
+        side["embedding"][key] = value
+        with open(sidecar, "w") as fh:
+            json.dump(side, fh, indent=1)
+    with open(os.path.join(HERE, "results", name), "w") as fh:
+        json.dump(out, fh, indent=1)
+
+
 def fold_heads(emb, wclip, label, actor, corpus, cclip, cemb, cactor, clabel, speaker, path):
     """Per RAVDESS fold: (speaker head, cold head, the cold head's global mean and std)."""
     names = ("mu", "sd", "W", "b")
@@ -175,14 +188,7 @@ def main():
     best = max(weights, key=lambda bw: (summary[str(bw)]["selection"], bw))
     out["chosen_max_speaker_weight"] = best
     print("chosen max_speaker_weight", best, flush=True)
-    if a.write_sidecar:
-        with open(a.write_sidecar) as fh:
-            side = json.load(fh)
-        side["embedding"]["max_speaker_weight"] = best
-        with open(a.write_sidecar, "w") as fh:
-            json.dump(side, fh, indent=1)
-    with open(os.path.join(HERE, "results", a.out), "w") as fh:
-        json.dump(out, fh, indent=1)
+    write_choice(out, a.out, a.write_sidecar, "max_speaker_weight", best)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import numpy as np
 sys.argv += [] if len(sys.argv) > 1 else ["/tmp/head_spk_block2_h0_e8_oof.npy"]
 os.environ.setdefault("SENTIO_V4_CACHE", "/tmp/v4-cache")
 import train as TR  # noqa: E402
+from metrics import ece  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -46,17 +47,6 @@ def scaled(logp, t):
 
 def nll(logp, y, t):
     return float(-np.log(np.clip(scaled(logp, t)[np.arange(len(y)), y], 1e-12, 1)).mean())
-
-
-def ece(p, y, bins=15):
-    conf, pred = p.max(1), p.argmax(1)
-    edges = np.linspace(0, 1, bins + 1)
-    e = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        m = (conf > lo) & (conf <= hi)
-        if m.any():
-            e += m.mean() * abs((pred[m] == y[m]).mean() - conf[m].mean())
-    return float(e)
 
 
 def fit(logp, y):

@@ -72,35 +72,36 @@ def windows(feat_dir, clips):
     return out
 
 
-def embed(g, wins, batch=64):
-    """Every window's cold-start probabilities and embedding (speaker weight 0)."""
-    probs = np.zeros((len(wins), 8), np.float32)
-    emb = np.zeros((len(wins), len(g.e_mean)), np.float32)
+def batches(wins, idx, batch=64):
+    """The windows `idx` of `wins` in batches of equal length (the graph takes one length per
+    run): (their indices, their frames)."""
     by_len = {}
-    for j, (_, x) in enumerate(wins):
-        by_len.setdefault(len(x), []).append(j)
+    for j in idx:
+        by_len.setdefault(len(wins[j][1]), []).append(j)
     for ws in by_len.values():
         for k in range(0, len(ws), batch):
             chunk = ws[k : k + batch]
-            p, e = g.run([wins[j][1] for j in chunk])
-            probs[chunk], emb[chunk] = p, e
+            yield chunk, [wins[j][1] for j in chunk]
+
+
+def embed(g, wins):
+    """Every window's cold-start probabilities and embedding (speaker weight 0)."""
+    probs = np.zeros((len(wins), 8), np.float32)
+    emb = np.zeros((len(wins), len(g.e_mean)), np.float32)
+    for chunk, xs in batches(wins, range(len(wins))):
+        probs[chunk], emb[chunk] = g.run(xs)
     return probs, emb
 
 
-def speaker_probs(g, wins, emb, speaker, batch=64):
+def speaker_probs(g, wins, emb, speaker):
     """Every window's probabilities with its speaker's embedding statistics (weight 1), as
     `sentio eval --normalize speaker` runs them."""
     probs = np.zeros((len(wins), 8), np.float32)
     for s in np.unique(speaker):
         idx = np.where(speaker == s)[0]
         m, sd = emb[idx].mean(0), emb[idx].std(0)
-        by_len = {}
-        for j in idx:
-            by_len.setdefault(len(wins[j][1]), []).append(j)
-        for ws in by_len.values():
-            for k in range(0, len(ws), batch):
-                chunk = ws[k : k + batch]
-                probs[chunk] = g.run([wins[j][1] for j in chunk], m, sd, 1.0)[0]
+        for chunk, xs in batches(wins, idx):
+            probs[chunk] = g.run(xs, m, sd, 1.0)[0]
     return probs
 
 
