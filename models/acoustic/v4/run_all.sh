@@ -159,6 +159,14 @@ $PY blend_probe.py --feat /tmp/rust-feat --aug-feat /tmp/v4-aug/feat --write-sid
     --noisy-feat babble10=/tmp/v4-noisy/babble10/feat,10db=/tmp/v4-noisy/10/feat
 CALM_FOLD_MODES=speaker,session,live CALM_FOLD_DECISIONS=calm_as_neutral calm_fold v8_ceiling \
     --model models/acoustic/sentio-ser.onnx
+# The speaker head's share at a cold start (item 17): the same fold heads and the graph's two outputs
+# with the global statistics, clean, in noise and at other gains; the floor chosen by item 4's rule
+# and written into the sidecar; then `sentio eval` cold and live with it (the speaker and session
+# figures are above the floor, unchanged).
+$PY floor_probe.py --feat /tmp/rust-feat --write-sidecar ../sentio-ser.json \
+    --noisy-feat babble10=/tmp/v4-noisy/babble10/feat,10db=/tmp/v4-noisy/10/feat
+CALM_FOLD_MODES=global,live CALM_FOLD_DECISIONS=calm_as_neutral calm_fold v8_floor \
+    --model models/acoustic/sentio-ser.onnx
 
 # Whisper base, the larger option (models/acoustic/base/; the plugin's "Model Encoder", the CLI's
 # --emotion-model base): the same windows through base's conv stem and blocks 1+2 (d 512), the
