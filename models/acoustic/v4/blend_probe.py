@@ -8,7 +8,7 @@ the speech frames: two views, and an ensemble of the two may beat either even wh
 statistics are known. This scores the blend at fixed w with each speaker's full statistics.
 
     python3 models/acoustic/v4/blend_probe.py --aug-feat /tmp/v4-aug/feat \
-        --noisy-feat babble10=/tmp/v4-noisy/babble10/feat,10db=/tmp/v4-noisy/10/feat
+        --noisy-feat babble10=/tmp/v4-noisy/babble10/feat,10db=/tmp/v4-noisy/10/feat,20db=/tmp/v4-noisy/20/feat,5db=/tmp/v4-noisy/5/feat
     # -> v4/results/blend_probe.json (after prior_probe.py, whose window cache it reads, augment.py's
     # copies and noisy.py's, each with its `sentio features`)
 

@@ -9,9 +9,10 @@ the first 5 f / (1 - f) seconds and at every cold start (`sentio eval --normaliz
 issue's figures without speaker statistics are).
 
     python3 models/acoustic/v4/floor_probe.py \
-        --noisy-feat babble10=/tmp/v4-noisy/babble10/feat,10db=/tmp/v4-noisy/10/feat
-    # -> v4/results/floor_probe.json (after prior_probe.py and blend_probe.py --noisy-feat, whose
-    # caches it reads: the windows, the fold heads, the RAVDESS test actors' noisy windows)
+        --noisy-feat babble10=/tmp/v4-noisy/babble10/feat,10db=/tmp/v4-noisy/10/feat \
+        --extra-feat 20db=/tmp/v4-noisy/20/feat,5db=/tmp/v4-noisy/5/feat
+    # -> v4/results/floor_probe.json (after prior_probe.py and blend_probe.py, whose caches it
+    # reads: the windows and the fold heads; noisy.py's copies with their `sentio features`)
 
 Protocol (validation only): LOCO: the shipped graph run twice on every window of TESS, ASED and
 URDU with the global statistics, at weight 0 (the cold head) and at weight 1 (the speaker head),
@@ -23,10 +24,11 @@ divided by the shipped temperature. Decisions as `sentio eval` makes them (windo
 averaged, calm as neutral where a corpus has no calm). The rule is the one every cold-head choice
 was made by (item 4, item 12): the mean of the clean selection (LOCO mean and RAVDESS CV, halved)
 and the noisy one (the same in 10 dB real noise and 10 dB babble, noisy.py's copies of every
-corpus, never trained on, averaged); a tie keeps the smaller floor. Not part of the choice: the
-RAVDESS CV at -10 / +10 / +20 dB (the test actors' clean windows with the mel shifted, as item 12)
-and the LOCO corpora at +10 dB, men and women apart (RAVDESS's odd actors, ASED's codes), and the
-windows' expected calibration error (calibrate.py's: 15 bins, each corpus's classes).
+corpus, never trained on, averaged); a tie keeps the smaller floor. Not part of the choice: other
+noisy copies (`--extra-feat`: 20 and 5 dB real noise), the RAVDESS CV at -10 / +10 / +20 dB (the
+test actors' clean windows with the mel shifted, as item 12) and the LOCO corpora at +10 dB, men
+and women apart (RAVDESS's odd actors, ASED's codes), and the windows' expected calibration error
+(calibrate.py's: 15 bins, each corpus's classes).
 """
 import argparse
 import os
@@ -130,6 +132,8 @@ def main():
     ap.add_argument("--floors", default="0,0.05,0.1,0.15,0.2,0.3,0.4,0.5,1")
     ap.add_argument("--noisy-feat", default="babble10=/tmp/v4-noisy/babble10/feat,10db=/tmp/v4-noisy/10/feat",
                     help="TAG=DIR,...: noisy.py copies' features (every corpus), averaged for the noisy selection")
+    ap.add_argument("--extra-feat", default="", help="TAG=DIR,...: more noisy.py copies (e.g. 20 and 5 dB), "
+                    "scored, not part of the choice")
     ap.add_argument("--out", default="floor_probe.json")
     ap.add_argument("--write-sidecar", default="", help="write the chosen floor into this sidecar's "
                     "embedding.min_speaker_weight (the runtime's speaker weight starts there)")
@@ -172,11 +176,13 @@ def main():
 
     score("clean", a.feat, (r_clip, r_emb))
     noisy_tags = []
-    for spec in filter(None, a.noisy_feat.split(",")):
+    for spec in filter(None, (a.noisy_feat + "," + a.extra_feat).split(",")):
         tag, feat_dir = spec.split("=")
-        nz = np.load(os.path.join(a.cache, f"noisy_{tag}.npz"))  # blend_probe.py --noisy-feat's
-        score(tag, feat_dir, (nz["clip"], nz["emb"]))
-        noisy_tags.append(tag)
+        # The RAVDESS windows of the copies: blend_probe.py --noisy-feat's cache where it made one.
+        rset = ravdess_windows(g, clips, os.path.join(a.cache, f"noisy_{tag}.npz"), [(feat_dir, 0.0)])
+        score(tag, feat_dir, rset)
+        if spec in a.noisy_feat.split(","):
+            noisy_tags.append(tag)
     for gain in (-10.0, 10.0, 20.0):
         tag = f"gain{gain:+.0f}db"
         rset = ravdess_windows(g, clips, os.path.join(a.cache, f"floor_ravdess_{tag}.npz"), [(a.feat, gain)])

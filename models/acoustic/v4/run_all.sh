@@ -156,7 +156,7 @@ $PY spk_norm_probe.py --feat /tmp/rust-feat
 # v8's copies, the speaker weight's ceiling chosen by the rule and written into the exported
 # sidecar (every figure above was measured without it); then `sentio eval` with it.
 $PY blend_probe.py --feat /tmp/rust-feat --aug-feat /tmp/v4-aug/feat --write-sidecar ../sentio-ser.json \
-    --noisy-feat babble10=/tmp/v4-noisy/babble10/feat,10db=/tmp/v4-noisy/10/feat
+    --noisy-feat babble10=/tmp/v4-noisy/babble10/feat,10db=/tmp/v4-noisy/10/feat,20db=/tmp/v4-noisy/20/feat,5db=/tmp/v4-noisy/5/feat
 CALM_FOLD_MODES=speaker,session,live CALM_FOLD_DECISIONS=calm_as_neutral calm_fold v8_ceiling \
     --model models/acoustic/sentio-ser.onnx
 # The speaker head's share at a cold start (item 17): the same fold heads and the graph's two outputs
@@ -164,7 +164,8 @@ CALM_FOLD_MODES=speaker,session,live CALM_FOLD_DECISIONS=calm_as_neutral calm_fo
 # and written into the sidecar; then `sentio eval` cold and live with it (the speaker and session
 # figures are above the floor, unchanged).
 $PY floor_probe.py --feat /tmp/rust-feat --write-sidecar ../sentio-ser.json \
-    --noisy-feat babble10=/tmp/v4-noisy/babble10/feat,10db=/tmp/v4-noisy/10/feat
+    --noisy-feat babble10=/tmp/v4-noisy/babble10/feat,10db=/tmp/v4-noisy/10/feat \
+    --extra-feat 20db=/tmp/v4-noisy/20/feat,5db=/tmp/v4-noisy/5/feat
 CALM_FOLD_MODES=global,live CALM_FOLD_DECISIONS=calm_as_neutral calm_fold v8_floor \
     --model models/acoustic/sentio-ser.onnx
 
