@@ -382,7 +382,8 @@ impl OnnxEmotionModel {
     /// are the mean over those windows. A clip with no such window is classified whole. Embedding
     /// models normalise their embedding with `embedding_stats`, taken as all of a speaker's
     /// statistics (weight 1), or with `None` the model's own: its calibration mixed with the
-    /// global prior, or the global statistics (a cold start, weight 0) when it has none.
+    /// global prior, or the global statistics (a cold start: weight 0, which `infer_with` raises
+    /// to the sidecar's floor) when it has none.
     pub fn classify_clip(
         &mut self,
         rows: &[Vec<f32>],
