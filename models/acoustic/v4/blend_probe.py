@@ -31,7 +31,7 @@ import os
 import numpy as np
 
 import data as D
-from prior_probe import HERE, Graph, Linear, clip_ua, embed, fit_logreg, softmax, speaker_z
+from prior_probe import HERE, Graph, Linear, clip_ua, embed, fit_logreg, softmax
 
 AUG_WEIGHT, GAINS_DB = 0.3, (-10.0, 10.0)
 
@@ -84,15 +84,25 @@ def write_choice(out, name, sidecar, key, value):
         json.dump(out, fh, indent=1)
 
 
+HEAD_PARAMS = ("mu", "sd", "W", "b")
+
+
+def load_fold_heads(path):
+    """fold_heads()'s cache: per RAVDESS fold, (speaker head, cold head, the cold head's global
+    mean and std)."""
+    if not os.path.exists(path):
+        raise SystemExit(f"{path} is missing: blend_probe.py fits and caches the fold heads")
+    z = np.load(path)
+    return [(Linear(*(z[f"spk_{n}"][k] for n in HEAD_PARAMS)), Linear(*(z[f"cold_{n}"][k] for n in HEAD_PARAMS)),
+             z["gm"][k], z["gs"][k]) for k in range(5)]
+
+
 def fold_heads(emb, wclip, label, actor, corpus, cclip, cemb, cactor, clabel, speaker, path):
-    """Per RAVDESS fold: (speaker head, cold head, the cold head's global mean and std)."""
-    names = ("mu", "sd", "W", "b")
+    """Per RAVDESS fold: (speaker head, cold head, the cold head's global mean and std), cached."""
     if os.path.exists(path):
-        z = np.load(path)
-        return [(Linear(*(z[f"spk_{n}"][k] for n in names)), Linear(*(z[f"cold_{n}"][k] for n in names)),
-                 z["gm"][k], z["gs"][k]) for k in range(5)]
+        return load_fold_heads(path)
     half = emb.shape[1] // 2
-    spk_x = speaker_z(emb[:, :half], speaker)
+    spk_x = D.speaker_z(emb[:, :half], speaker)
     heads = []
     for k in range(5):
         test = (actor >= 4 * k + 1) & (actor <= 4 * k + 4)
@@ -109,7 +119,7 @@ def fold_heads(emb, wclip, label, actor, corpus, cclip, cemb, cactor, clabel, sp
         print(f"fold {k} heads refitted", flush=True)
     np.savez(path, gm=np.stack([h[2] for h in heads]), gs=np.stack([h[3] for h in heads]),
              **{f"{h}_{n}": np.stack([getattr(hs[j], n) for hs in heads]) for j, h in enumerate(("spk", "cold"))
-                for n in names})
+                for n in HEAD_PARAMS})
     return heads
 
 
@@ -151,7 +161,7 @@ def main():
     heads = fold_heads(emb, wclip, label, actor, corpus, cclip, cemb, cactor, clabel, speaker,
                        os.path.join(a.cache, "heads_v8.npz"))
     temps = (t_spk, t_cold)
-    cv = fold_blend_ua(heads, speaker_z(emb[:, :half], speaker), emb[:, half:], label, wclip, actor, weights,
+    cv = fold_blend_ua(heads, D.speaker_z(emb[:, :half], speaker), emb[:, half:], label, wclip, actor, weights,
                        temps, cc["ravdess"])
 
     # The same heads on the RAVDESS test actors' noisy copies (noisy.py: never trained on), each
@@ -162,7 +172,7 @@ def main():
         nclip, nemb = ravdess_windows(g, clips, os.path.join(a.cache, f"noisy_{tag}.npz"), [(feat_dir, 0.0)])
         nactor = np.array([int(clips[i].speaker.split(":")[1]) for i in nclip])
         nlabel = np.array([clips[i].label for i in nclip])
-        nspk_x = speaker_z(nemb[:, :half], np.array([clips[i].speaker for i in nclip]))
+        nspk_x = D.speaker_z(nemb[:, :half], np.array([clips[i].speaker for i in nclip]))
         res = fold_blend_ua(heads, nspk_x, nemb[:, half:], nlabel, nclip, nactor, weights, temps, cc["ravdess"])
         robust[tag] = {str(bw): round(100 * float(np.mean(v)), 2) for bw, v in res.items()}
         print(tag, robust[tag], flush=True)

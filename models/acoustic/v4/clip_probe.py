@@ -80,14 +80,6 @@ def ua(y, p, classes):
     return float(np.mean([(p[y == k] == k).mean() for k in classes if (y == k).any()]))
 
 
-def spk_z(x, spk):
-    out = np.empty_like(x)
-    for s in np.unique(spk):
-        i = spk == s
-        out[i] = (x[i] - x[i].mean(0)) / (x[i].std(0) + 1e-5)
-    return out
-
-
 def corpus_weights(corpus, rows):
     w = np.zeros(len(corpus))
     for c in np.unique(corpus[rows]):
@@ -142,7 +134,7 @@ def main():
         if kind == "win":
             x = np.concatenate([wpool[:, b - 1] for b in blocks], 1)
             wspk = spk[wclip]
-            x = spk_z(x, wspk) if norm == "spk" else x
+            x = D.speaker_z(x, wspk) if norm == "spk" else x
             for name, train, test in splits(protocol):
                 tr = train[wclip] & has_win[wclip]
                 # Every clip weighs the same (its windows share it); corpora as the protocol.
@@ -161,7 +153,7 @@ def main():
                 res[name] = ua(y[tc], np.array(cls)[pc[tc][:, cls].argmax(1)], cls)
         else:
             x = np.concatenate([feats[kind][:, b - 1] for b in blocks], 1)
-            x = spk_z(x, spk) if norm == "spk" else x
+            x = D.speaker_z(x, spk) if norm == "spk" else x
             for name, train, test in splits(protocol):
                 tr = train & has_win if kind == "winmean" else train
                 f = logreg(x[tr], y[tr], corpus_weights(corpus, tr), c)

@@ -69,6 +69,16 @@ def corpus_classes(cl: list[Clip]) -> dict[str, list[int]]:
     return {k: sorted(v) for k, v in present.items()}
 
 
+def speaker_z(x: np.ndarray, speakers: np.ndarray) -> np.ndarray:
+    """Each speaker's rows z-normalised with that speaker's own statistics (mean, std over their
+    rows): what the runtime's embedding normaliser converges to."""
+    out = np.empty_like(x)
+    for s in np.unique(speakers):
+        i = speakers == s
+        out[i] = (x[i] - x[i].mean(0)) / (x[i].std(0) + 1e-5)
+    return out
+
+
 def voiced(energy: np.ndarray) -> np.ndarray:
     """Energy VAD: above -60 dBFS and 10 dB over the clip's 10th-percentile floor."""
     if len(energy) == 0:

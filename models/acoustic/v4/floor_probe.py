@@ -37,7 +37,7 @@ import time
 import numpy as np
 
 import data as D
-from blend_probe import fold_heads, ravdess_windows, write_choice
+from blend_probe import load_fold_heads, ravdess_windows, write_choice
 from metrics import ece
 from prior_probe import HERE, Graph, batches, clip_ua, softmax
 
@@ -149,7 +149,7 @@ def main():
     rav = np.array([clips[i].corpus == "ravdess" for i in wclip])
     r_clip, r_emb = wclip[rav], emb[rav]
     r_actor = np.array([int(clips[i].speaker.split(":")[1]) for i in r_clip])
-    heads = fold_heads(*([None] * 10), os.path.join(a.cache, "heads_v8.npz"))
+    heads = load_fold_heads(os.path.join(a.cache, "heads_v8.npz"))
     out = {"protocol": __doc__.split("Protocol")[1].strip(), "temperatures": list(temps), "sets": {}}
 
     def score(tag, loco_feat, ravdess_set, gain=0.0):

@@ -228,19 +228,11 @@ class Linear:
         return ((z - self.mu) / self.sd) @ self.W.T + self.b
 
 
-def speaker_z(x, speaker):
-    out = np.empty_like(x)
-    for s in np.unique(speaker):
-        i = speaker == s
-        out[i] = (x[i] - x[i].mean(0)) / (x[i].std(0) + 1e-5)
-    return out
-
-
 def fold_logits(emb, label, wclip, corpus, speaker, actor):
     """Each RAVDESS fold's two heads refitted on its 16 training actors: their logits on every
     window, [5, 2 (spk, cold), windows, 8]."""
     half = emb.shape[1] // 2
-    spk_x = speaker_z(emb[:, :half], speaker)
+    spk_x = D.speaker_z(emb[:, :half], speaker)
     out = np.zeros((5, 2, len(emb), 8), np.float32)
     for k in range(5):
         test = (actor >= 4 * k + 1) & (actor <= 4 * k + 4)
